@@ -1,0 +1,771 @@
+"""``ChunkDecoder``: bytes of a streamed reply in, typed chunk objects out.
+
+Theory of operation
+-------------------
+PurAI writes its chunks as JSON objects back to back, ``{...}{...}``, with nothing
+between them; HTTP may cut that text anywhere. msgspec cannot decode a prefix of a
+value, but ``Decoder.decode_lines`` decodes a run of *complete* values written back to
+back (whitespace between them optional) in one C call, and checks every byte while
+doing so. The only hard part left is finding where the complete values end, and
+doing that byte by byte in Python would cost far more than decoding.
+
+So the concatenated framing *guesses* the end of the last complete value in the
+buffer and lets msgspec check the guess:
+
+* Where a new value starts, its ``{`` follows a ``}`` with only whitespace between.
+  In valid JSON that pattern occurs nowhere else except inside strings, so the last
+  such ``{`` (found with ``bytearray.rfind``, in C, looking only at new bytes) is
+  almost always the start of the last, incomplete value, and everything before it
+  is a run of complete values.
+* When the buffer ends with ``}``, the last value may itself be complete (a live
+  stream delivers one chunk per read): msgspec is asked to decode it too.
+
+A guess is only ever accepted by msgspec decoding the bytes before it without an
+error, and a prefix of a stream decodes without error only when it ends exactly at
+a value boundary: a wrong guess can cost time, never correctness. When a guess fails
+(a ``}{`` inside a string, broken input) or speculation has cost more than the data
+is worth, :class:`~purai_proto._scanner.ValueScanner` finds the exact boundaries
+instead, and keeps its state so no byte is scanned twice.
+
+The SSE framing parses lines (``bytes.splitlines`` knows CR, LF and CRLF) and decodes
+each event's data on its own; the JSON-array framing finds its elements with the
+scanner and decodes them as one array.
+
+Everything that goes wrong raises :class:`~purai_proto.RemoteProtocolError` with the
+stream offset. When values were completed before the problem, they are returned
+first and the error is raised by the next call.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any, Generic, Literal, TypeVar, overload
+
+import msgspec
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._models import ChatCompletionChunk, ErrorBody
+from ._scanner import Layout, ValueScanner
+
+__all__ = ["DEFAULT_MAX_BUFFER_SIZE", "DEFAULT_MAX_OBJECT_SIZE", "ChunkDecoder", "Framing"]
+
+T = TypeVar("T")
+
+Framing = Literal["auto", "concatenated", "sse", "ndjson", "json-array"]
+_FRAMINGS = ("auto", "concatenated", "sse", "ndjson", "json-array")
+
+#: Default for ``max_object_size``: the largest single value (or SSE event) accepted.
+DEFAULT_MAX_OBJECT_SIZE = 16 * 1024 * 1024
+#: Default for ``max_buffer_size``: the most bytes held while waiting for a value.
+DEFAULT_MAX_BUFFER_SIZE = 16 * 1024 * 1024
+
+_WS = frozenset(b" \t\r\n")
+_OPEN_BRACE, _CLOSE_BRACE, _CLOSE_BRACKET = 0x7B, 0x7D, 0x5D
+# msgspec raises these besides DecodeError (ValidationError is a DecodeError):
+# invalid UTF-8 in a string, and nesting deeper than the interpreter's recursion limit.
+_MSGSPEC_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 in a string ({exc.reason})"
+    return f"invalid JSON value: {exc}"
+
+
+# --- decoding values ----------------------------------------------------------------
+
+
+class _ErrorProbe(msgspec.Struct, gc=False):
+    """Reads only the fields that mark an error object, skipping everything else."""
+
+    error: Any = None
+    status: Any = None
+
+
+def _probe_says_error(probe: _ErrorProbe) -> bool:
+    return probe.error is not None or (isinstance(probe.status, int) and probe.status >= 400)
+
+
+def _struct_is_error(obj: Any) -> bool:
+    return obj.error is not None or (obj.status is not None and obj.status >= 400)
+
+
+def _dict_is_error(obj: Any) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    status = obj.get("status")
+    return obj.get("error") is not None or (isinstance(status, int) and status >= 400)
+
+
+class _Values:
+    """The msgspec decoders for one target type, and how to spot error objects."""
+
+    def __init__(self, type_: Any) -> None:
+        self.one = msgspec.json.Decoder(type_)
+        self.many = msgspec.json.Decoder(list[type_])  # type: ignore[valid-type]
+        fields = getattr(type_, "__struct_fields__", ())
+        # How to recognise an error object sent in place of a chunk: cheaply, from
+        # the decoded values, when the type has the fields for it; otherwise by
+        # decoding the same bytes a second time into a probe (only when the bytes
+        # mention "error" or "status" at all).
+        self.is_error: Callable[[Any], bool] | None
+        if "error" in fields and "status" in fields:
+            self.is_error = _struct_is_error
+        elif type_ is Any or type_ is dict or type_ is object:
+            self.is_error = _dict_is_error
+        else:
+            self.is_error = None
+
+
+@functools.lru_cache(maxsize=64)
+def _values_for(type_: Any) -> _Values:
+    # Decoders are built once per type and reused by every ChunkDecoder.
+    return _Values(type_)
+
+
+_ERROR_BODY = msgspec.json.Decoder(ErrorBody)
+_ERROR_BODIES = msgspec.json.Decoder(list[ErrorBody])
+_ERROR_PROBE = msgspec.json.Decoder(_ErrorProbe)
+_ERROR_PROBES = msgspec.json.Decoder(list[_ErrorProbe])
+
+
+class _Decoded:
+    """Values decoded from one region, with what it takes to re-read them as errors."""
+
+    __slots__ = ("mode", "offset", "region", "values")
+
+    def __init__(self, values: list[Any], region: bytes, mode: str, offset: int) -> None:
+        self.values = values
+        self.region = region
+        # How the region was decoded: "run" (decode_lines), "one" (decode), "array"
+        # (the inside of a list), or "error" (an SSE error event, already an ErrorBody).
+        self.mode = mode
+        self.offset = offset
+
+    def decode_as(self, one: msgspec.json.Decoder[Any], many: msgspec.json.Decoder[Any]) -> list[Any]:
+        """Decode the same bytes again, into another type."""
+        if self.mode == "run":
+            return one.decode_lines(self.region)
+        if self.mode == "one":
+            return [one.decode(self.region)]
+        return many.decode(b"[" + self.region + b"]")  # type: ignore[no-any-return]
+
+
+# --- framings -----------------------------------------------------------------------
+
+
+class _Limits:
+    __slots__ = ("max_buffer", "max_object")
+
+    def __init__(self, max_object: int, max_buffer: int) -> None:
+        self.max_object = max_object
+        self.max_buffer = max_buffer
+
+
+class _Framing:
+    """A framing: bytes in, regions of decoded values appended to ``out``.
+
+    When a method raises, what it appended to ``out`` before is still valid: the
+    caller returns those values and raises the error on its next call.
+    """
+
+    done = False
+
+    def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
+        raise NotImplementedError
+
+    def close(self, out: list[_Decoded]) -> None:
+        raise NotImplementedError
+
+
+def _decode_spans(
+    values: _Values,
+    limits: _Limits,
+    buf: bytearray,
+    base: int,
+    spans: list[tuple[int, int]],
+    out: list[_Decoded],
+    *,
+    array: bool,
+) -> None:
+    """Decode the values at ``spans`` (stream offsets) of ``buf`` in one msgspec call.
+
+    Values are back to back with whitespace between (``array=False``) or commas and
+    whitespace between (``array=True``). On a bad value, the good ones before it are
+    appended to ``out`` and the error names the bad one's offset.
+    """
+    limit = limits.max_object
+    for i, (start, stop) in enumerate(spans):
+        if stop - start > limit:
+            _decode_spans(values, limits, buf, base, spans[:i], out, array=array)
+            raise RemoteProtocolError(
+                f"a value of {stop - start} bytes exceeds max_object_size ({limit})",
+                offset=start,
+            )
+    if not spans:
+        return
+    first, last = spans[0][0] - base, spans[-1][1] - base
+    region = bytes(memoryview(buf)[first:last])
+    try:
+        if array:
+            decoded = _Decoded(values.many.decode(b"[" + region + b"]"), region, "array", first)
+        else:
+            decoded = _Decoded(values.one.decode_lines(region), region, "run", first)
+    except _MSGSPEC_ERRORS:
+        pass
+    else:
+        decoded.offset += base
+        out.append(decoded)
+        return
+    # Some value is bad: decode them one by one to say which.
+    for i, (start, stop) in enumerate(spans):
+        try:
+            values.one.decode(memoryview(buf)[start - base : stop - base])
+        except _MSGSPEC_ERRORS as exc:
+            _decode_spans(values, limits, buf, base, spans[:i], out, array=array)
+            raise RemoteProtocolError(_reason(exc), offset=start) from None
+    raise AssertionError("a run of values failed to decode, yet each one decodes")
+
+
+class _ConcatenatedFraming(_Framing):
+    """``{...}{...}`` (PurAI), and NDJSON, which is the same with newlines between.
+
+    ``self._buf`` holds the bytes not yet decoded; its first byte is always at a value
+    boundary. See the module docstring for the guess-and-check scheme.
+    """
+
+    def __init__(self, values: _Values, limits: _Limits, *, ndjson: bool) -> None:
+        self._values = values
+        self._limits = limits
+        self._ndjson = ndjson
+        self._buf = bytearray()
+        self._base = 0  # stream offset of self._buf[0]
+        # The last byte other than whitespace in the buffer, or -1.
+        self._last_byte = -1
+        # Bytes msgspec read in guesses that failed since the buffer last advanced;
+        # past about twice the buffer's size, the exact scanner takes over.
+        self._wasted = 0
+        # Exact mode: a scanner reading the buffer from its start, and where it is.
+        self._scanner: ValueScanner | None = None
+        self._scanned = 0
+
+    def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
+        buf = self._buf
+        new_from = len(buf)
+        buf += data
+        end = len(buf)
+        if end == new_from:
+            return
+        prev_last_byte = self._last_byte
+        self._last_byte = last_byte = self._last_byte_of(new_from, end)
+        if last_byte < 0:  # nothing but whitespace since the last value: drop it
+            self._consume(end)
+            return
+        if self._scanner is None:
+            self._guess(new_from, end, prev_last_byte, out)
+        if self._scanner is not None:
+            self._feed_exact(end, out)
+        self._check_pending()
+
+    def close(self, out: list[_Decoded]) -> None:
+        if self._scanner is None and self._buf:
+            if self._try_decode(len(self._buf), out):
+                return
+            self._start_exact()
+        if self._scanner is not None:
+            self._feed_exact(len(self._buf), out)
+        rest = self._buf.lstrip()
+        if rest:
+            raise RemoteProtocolError(
+                f"stream ended inside a value, after {len(rest)} bytes of it",
+                offset=self._base + len(self._buf) - len(rest),
+            )
+
+    # -- the guess ------------------------------------------------------------------
+
+    def _guess(self, new_from: int, end: int, prev_last_byte: int, out: list[_Decoded]) -> None:
+        # The whole buffer may be complete when it ends with a closing bracket: the
+        # common case of a live stream, one chunk per read.
+        if self._last_byte in (_CLOSE_BRACE, _CLOSE_BRACKET) and self._try_decode(end, out):
+            return
+        if self._scanner is not None:  # that guess used up the budget
+            return
+        # Otherwise, everything before the last value start is complete.
+        cut = self._find_cut(new_from, end, prev_last_byte)
+        if cut <= 0 or self._try_decode(cut, out):
+            return
+        # The "}{" found may sit inside a string of the last value: try the one before.
+        cut = self._find_cut(new_from, cut - 1, prev_last_byte) if cut > new_from else 0
+        if cut > 0 and self._try_decode(cut, out):
+            return
+        self._start_exact()
+
+    def _last_byte_of(self, start: int, end: int) -> int:
+        """The last non-whitespace byte of the buffer, looking only at new bytes."""
+        buf = self._buf
+        for i in range(end - 1, start - 1, -1):
+            if buf[i] not in _WS:
+                return buf[i]
+        return self._last_byte
+
+    def _find_cut(self, lo: int, hi: int, prev_last_byte: int) -> int:
+        """Index of the last likely value start in ``buf[lo:hi]``, or 0 if none.
+
+        Looks only at ``buf[lo:hi]`` (new bytes), so the cost of all guesses over a
+        stream is linear in its length.
+        """
+        buf = self._buf
+        if self._ndjson:
+            return buf.rfind(b"\n", lo, hi) + 1
+        pos = buf.rfind(b"{", lo, hi)
+        while pos > 0:
+            i = pos - 1
+            while i >= lo and buf[i] in _WS:
+                i -= 1
+            before = buf[i] if i >= lo else prev_last_byte
+            if before == _CLOSE_BRACE:
+                return pos
+            pos = buf.rfind(b"{", lo, i + 1) if i >= lo else -1
+        return 0
+
+    def _try_decode(self, cut: int, out: list[_Decoded]) -> bool:
+        """Decode ``buf[:cut]`` as a run of complete values if it is one.
+
+        Returns False, having consumed nothing, when msgspec rejects the bytes: the
+        guess was wrong or the bytes are bad, and only the exact scanner can tell.
+        """
+        if cut > self._limits.max_object:
+            # Each value must be held to the limit, and only the scanner knows where
+            # each one ends. (A shorter run cannot hold an oversized value.)
+            self._start_exact()
+            return False
+        region = bytes(memoryview(self._buf)[:cut])
+        try:
+            values = self._values.one.decode_lines(region)
+        except _MSGSPEC_ERRORS:
+            self._wasted += cut
+            if self._wasted > 2 * len(self._buf) + 65536:
+                # Guessing at this value has cost more than reading it exactly
+                # would: the scanner decides from now on (keeps long values linear).
+                self._start_exact()
+            return False
+        if values:
+            out.append(_Decoded(values, region, "run", self._base))
+        self._consume(cut)
+        return True
+
+    def _consume(self, n: int) -> None:
+        del self._buf[:n]
+        self._base += n
+        self._wasted = 0
+        if not self._buf:
+            self._last_byte = -1
+
+    # -- exact mode -----------------------------------------------------------------
+
+    def _start_exact(self) -> None:
+        self._scanner = ValueScanner(Layout.CONCATENATED)
+        self._scanned = 0
+
+    def _feed_exact(self, end: int, out: list[_Decoded]) -> None:
+        scanner = self._scanner
+        assert scanner is not None
+        spans = scanner.scan(self._buf, self._scanned, end, self._base)
+        self._scanned = end
+        if not spans:
+            return
+        # If a value is bad this raises, and the decoder is finished anyway.
+        _decode_spans(self._values, self._limits, self._buf, self._base, spans, out, array=False)
+        self._consume(spans[-1][1] - self._base)
+        # The values are out: back to guessing, for the value in progress too.
+        self._scanner = None
+
+    def _check_pending(self) -> None:
+        pending = len(self._buf)
+        limit = min(self._limits.max_object, self._limits.max_buffer)
+        if pending > limit:
+            raise RemoteProtocolError(
+                f"{pending} bytes buffered without completing a value "
+                f"(the limit is {limit}: max_object_size, max_buffer_size)",
+                offset=self._base,
+            )
+
+
+class _ArrayFraming(_Framing):
+    """One JSON array streamed element by element (``[{...},\\n{...}]``).
+
+    Rare enough (Gemini's default) that the exact scanner does all the work.
+    """
+
+    def __init__(self, values: _Values, limits: _Limits) -> None:
+        self._values = values
+        self._limits = limits
+        self._buf = bytearray()
+        self._base = 0  # stream offset of self._buf[0]
+        self._scanned = 0
+        self._scanner = ValueScanner(Layout.ARRAY)
+
+    @property  # type: ignore[override]
+    def done(self) -> bool:
+        return self._scanner.array_closed
+
+    def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
+        self._buf += data
+        end = len(self._buf)
+        scanner = self._scanner
+        spans = scanner.scan(self._buf, self._scanned, end, self._base)
+        self._scanned = end
+        _decode_spans(self._values, self._limits, self._buf, self._base, spans, out, array=True)
+        # Drop what is decoded; outside an element only separators are left.
+        keep_from = scanner.value_start - self._base if scanner.inside_value else end
+        del self._buf[:keep_from]
+        self._base += keep_from
+        self._scanned -= keep_from
+        limit = min(self._limits.max_object, self._limits.max_buffer)
+        if len(self._buf) > limit:
+            raise RemoteProtocolError(
+                f"{len(self._buf)} bytes buffered without completing an element "
+                f"(the limit is {limit}: max_object_size, max_buffer_size)",
+                offset=self._base,
+            )
+
+    def close(self, out: list[_Decoded]) -> None:
+        if self._scanner.inside_value:
+            raise RemoteProtocolError(
+                f"stream ended inside an array element, after {len(self._buf)} bytes of it",
+                offset=self._scanner.value_start,
+            )
+        if not self._scanner.array_closed:
+            raise RemoteProtocolError(
+                "stream ended before the array's closing ']'", offset=self._base + len(self._buf)
+            )
+
+
+_DONE = b"[DONE]"
+
+
+class _SseFraming(_Framing):
+    """Server-sent events (the WHATWG event-stream format), as OpenAI streams chunks.
+
+    Lines end in CR, LF or CRLF; ``:`` lines are comments; the ``data:`` lines of one
+    event are joined with LF; a blank line ends the event. ``data: [DONE]`` ends the
+    stream, and an event named ``error`` carries an error object.
+    """
+
+    def __init__(self, values: _Values, limits: _Limits) -> None:
+        self._values = values
+        self._limits = limits
+        self._buf = bytearray()  # the start of a line whose end has not arrived
+        self._base = 0  # stream offset of self._buf[0]
+        self._data: list[bytes] = []  # data lines of the event in progress
+        self._data_size = 0
+        self._data_offset = -1  # stream offset of the event's first data line
+        self._event = b""
+
+    def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
+        buf = self._buf
+        # Search only new bytes (and a CR just before them) so that a long line fed
+        # in small pieces costs linear time.
+        lo = max(len(buf) - 1, 0)
+        buf += data
+        # A CR as the very last byte may be the first half of a CRLF: it waits.
+        end = max(buf.rfind(b"\n", lo), buf.rfind(b"\r", lo, len(buf) - 1)) + 1
+        if end > 0:
+            block = bytes(memoryview(buf)[:end])
+            del buf[:end]
+            self._lines(block, out)
+        if len(buf) > self._limits.max_object + 16:
+            raise RemoteProtocolError(
+                f"an SSE line of over {len(buf)} bytes exceeds max_object_size",
+                offset=self._base,
+            )
+
+    def close(self, out: list[_Decoded]) -> None:
+        if self._buf:  # the last line had no line end
+            block = bytes(self._buf) + b"\n"
+            self._buf.clear()
+            self._lines(block, out)
+        if self._data:  # nor did the last event end with a blank line: keep it anyway
+            self._dispatch(out)
+
+    def _lines(self, block: bytes, out: list[_Decoded]) -> None:
+        offset = self._base  # stream offset of the current line
+        self._base += len(block)
+        for raw in block.splitlines(keepends=True):
+            line = raw.rstrip(b"\r\n")
+            if not line:
+                if self._data:
+                    self._dispatch(out)
+                self._event = b""
+            elif line[0] != 0x3A:  # lines starting with ":" are comments (keep-alives)
+                name, colon, value = line.partition(b":")
+                if colon and value[:1] == b" ":
+                    value = value[1:]
+                if name == b"data":
+                    self._add_data(value, offset)
+                elif name == b"event":
+                    self._event = value
+                # "id", "retry" and unknown fields are ignored, as the format says.
+            offset += len(raw)
+
+    def _add_data(self, value: bytes, offset: int) -> None:
+        if self.done:
+            raise RemoteProtocolError("data after 'data: [DONE]'", offset=offset)
+        if not self._data:
+            self._data_offset = offset
+        self._data.append(value)
+        self._data_size += len(value) + 1
+        if self._data_size > self._limits.max_object:
+            raise RemoteProtocolError(
+                f"an SSE event of over {self._data_size} bytes exceeds max_object_size",
+                offset=self._data_offset,
+            )
+
+    def _dispatch(self, out: list[_Decoded]) -> None:
+        payload = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+        offset = self._data_offset
+        self._data = []
+        self._data_size = 0
+        if payload == _DONE:
+            self.done = True
+        elif self._event == b"error":
+            out.append(_Decoded([_error_from_payload(payload)], payload, "error", offset))
+        else:
+            try:
+                value = self._values.one.decode(payload)
+            except _MSGSPEC_ERRORS as exc:
+                raise RemoteProtocolError(
+                    _reason(exc) + " in an SSE event", offset=offset
+                ) from None
+            out.append(_Decoded([value], payload, "one", offset))
+
+
+def _error_from_payload(payload: bytes) -> ErrorBody:
+    """An ErrorBody from whatever an error event carried, JSON or not."""
+    try:
+        return _ERROR_BODY.decode(payload)
+    except _MSGSPEC_ERRORS:
+        return ErrorBody(message=payload.decode("utf-8", "replace")[:500])
+
+
+# --- the decoder --------------------------------------------------------------------
+
+_SSE_STARTS = frozenset(b":deir")  # ":" comment, "data", "event", "id", "retry"
+
+
+class ChunkDecoder(Generic[T]):
+    """Incremental decoder of a streamed reply's body into typed objects.
+
+    Feed it the body's bytes as they arrive, cut anywhere; each :meth:`feed` returns
+    the objects its bytes completed. No I/O happens here.
+
+    Args:
+        type: What to decode each value into: any type msgspec can decode
+            (:class:`ChatCompletionChunk` by default; ``typing.Any`` gives dicts and
+            lists).
+        framing: How values are laid out in the body: ``"concatenated"`` (PurAI:
+            ``{...}{...}``, whitespace between allowed), ``"sse"`` (server-sent
+            events, ``data: [DONE]`` at the end), ``"ndjson"`` (one value a line),
+            ``"json-array"`` (one array streamed element by element), or ``"auto"``
+            (decided from the first byte that is not whitespace).
+        max_object_size: The largest value, or SSE event, accepted, in bytes.
+        max_buffer_size: The most bytes held while waiting for a value to complete.
+
+    Raises:
+        LocalProtocolError: An unknown framing or a limit that is not positive.
+
+    An error object sent in place of a chunk (PurAI's ``{"status": 500, "error":
+    ...}``, OpenAI's ``{"error": {...}}``, or an SSE ``event: error``) comes out as an
+    :class:`ErrorBody`, never as a chunk.
+    """
+
+    @overload
+    def __init__(
+        self: ChunkDecoder[ChatCompletionChunk],
+        *,
+        framing: Framing = ...,
+        max_object_size: int = ...,
+        max_buffer_size: int = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        type: type[T],
+        framing: Framing = ...,
+        *,
+        max_object_size: int = ...,
+        max_buffer_size: int = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: ChunkDecoder[Any],
+        type: object,
+        framing: Framing = ...,
+        *,
+        max_object_size: int = ...,
+        max_buffer_size: int = ...,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        type: Any = ChatCompletionChunk,
+        framing: Framing = "auto",
+        *,
+        max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
+        max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
+    ) -> None:
+        if framing not in _FRAMINGS:
+            raise LocalProtocolError(
+                f"unknown framing {framing!r}; expected one of {', '.join(_FRAMINGS)}"
+            )
+        if max_object_size <= 0 or max_buffer_size <= 0:
+            raise LocalProtocolError("max_object_size and max_buffer_size must be positive")
+        try:
+            self._values = _values_for(type)
+        except (TypeError, ValueError) as exc:
+            raise LocalProtocolError(f"msgspec cannot decode into {type!r}: {exc}") from None
+        self._limits = _Limits(max_object_size, max_buffer_size)
+        self.type = type
+        self.framing: Framing = framing
+        self._framing: _Framing | None = None if framing == "auto" else self._make(framing)
+        self._head = bytearray()  # "auto": bytes seen before the framing is known
+        self._error: RemoteProtocolError | None = None
+        self._closed = False
+
+    @property
+    def done(self) -> bool:
+        """True once the body said it is complete (SSE ``[DONE]``, an array's ``]``).
+
+        PurAI's concatenated framing has no end marker: its stream ends with the body.
+        """
+        return self._framing is not None and self._framing.done
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[T | ErrorBody]:
+        """Add bytes of the body; return every object they completed, in order.
+
+        Args:
+            data: The next bytes, of any length (``b""`` is allowed and does nothing).
+
+        Returns:
+            The decoded objects, and an :class:`ErrorBody` where the server sent an
+            error object.
+
+        Raises:
+            RemoteProtocolError: The bytes are not a valid stream in this framing, or
+                exceed a limit. Objects completed before the problem are returned
+                first; the error is raised by the next call.
+            LocalProtocolError: :meth:`close` was already called.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise LocalProtocolError("feed() called after close()")
+        framing = self._framing
+        if framing is None:
+            framing = self._detect(data)
+            if framing is None:
+                return []
+            data, self._head = self._head, bytearray()
+        out: list[_Decoded] = []
+        try:
+            framing.feed(data, out)
+        except RemoteProtocolError as exc:
+            self._error = exc
+            if not out:
+                raise
+        return self._output(out)
+
+    def close(self) -> list[T | ErrorBody]:
+        """End the stream; return any objects still pending.
+
+        Raises:
+            RemoteProtocolError: The stream ended inside a value (or before an
+                array's closing bracket), or an earlier error is still pending.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            return []
+        self._closed = True
+        if self._framing is None:
+            if self._head.strip():  # pragma: no cover - _detect always decides then
+                raise RemoteProtocolError("stream ended before its framing was known", offset=0)
+            return []
+        out: list[_Decoded] = []
+        try:
+            self._framing.close(out)
+        except RemoteProtocolError as exc:
+            self._error = exc
+            if not out:
+                raise
+        return self._output(out)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _make(self, framing: str) -> _Framing:
+        if framing == "sse":
+            return _SseFraming(self._values, self._limits)
+        if framing == "json-array":
+            return _ArrayFraming(self._values, self._limits)
+        return _ConcatenatedFraming(self._values, self._limits, ndjson=framing == "ndjson")
+
+    def _detect(self, data: bytes | bytearray | memoryview) -> _Framing | None:
+        head = self._head
+        head += data
+        stripped = head.lstrip()
+        if not stripped:
+            if len(head) > self._limits.max_buffer:
+                raise RemoteProtocolError("only whitespace so far", offset=len(head))
+            return None
+        first = stripped[0]
+        if first == _OPEN_BRACE:
+            name = "concatenated"
+        elif first == 0x5B:
+            name = "json-array"
+        elif first in _SSE_STARTS:
+            name = "sse"
+        else:
+            error = RemoteProtocolError(
+                f"cannot tell the framing from the first bytes {bytes(stripped[:16])!r}: "
+                "expected '{', '[' or a server-sent event",
+                offset=len(head) - len(stripped),
+            )
+            self._error = error
+            raise error
+        self._framing = self._make(name)
+        return self._framing
+
+    def _output(self, regions: list[_Decoded]) -> list[Any]:
+        if not regions:
+            return []
+        out: list[Any] = []
+        for decoded in regions:
+            self._mark_errors(decoded)
+            out.extend(decoded.values)
+        return out
+
+    def _mark_errors(self, decoded: _Decoded) -> None:
+        """Replace error objects in ``decoded.values`` by ErrorBody."""
+        values = decoded.values
+        if decoded.mode == "error":
+            return
+        is_error = self._values.is_error
+        if is_error is not None:
+            flags = [is_error(v) for v in values]
+        elif b'"error"' in decoded.region or b'"status"' in decoded.region:
+            probes = decoded.decode_as(_ERROR_PROBE, _ERROR_PROBES)
+            flags = [_probe_says_error(p) for p in probes]
+        else:
+            return
+        if not any(flags):
+            return
+        bodies = decoded.decode_as(_ERROR_BODY, _ERROR_BODIES)
+        for i, flag in enumerate(flags):
+            if flag:
+                values[i] = bodies[i]
