@@ -39,7 +39,6 @@ first and the error is raised by the next call.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar, overload
 
@@ -106,8 +105,12 @@ class _Values:
 
     def __init__(self, type_: Any) -> None:
         self.one = msgspec.json.Decoder(type_)
-        self.many = msgspec.json.Decoder(list[type_])  # type: ignore[valid-type]
+        self.many = msgspec.json.Decoder(list[type_])
         fields = getattr(type_, "__struct_fields__", ())
+        # msgspec's decode_lines accepts any values back to back, numbers and strings
+        # too; the framings accept only objects and arrays (as the exact scanner
+        # does). Structs enforce that themselves; untyped values are checked.
+        self.untyped = type_ is Any or type_ is object
         # How to recognise an error object sent in place of a chunk: cheaply, from
         # the decoded values, when the type has the fields for it; otherwise by
         # decoding the same bytes a second time into a probe (only when the bytes
@@ -146,7 +149,9 @@ class _Decoded:
         self.mode = mode
         self.offset = offset
 
-    def decode_as(self, one: msgspec.json.Decoder[Any], many: msgspec.json.Decoder[Any]) -> list[Any]:
+    def decode_as(
+        self, one: msgspec.json.Decoder[Any], many: msgspec.json.Decoder[Any]
+    ) -> list[Any]:
         """Decode the same bytes again, into another type."""
         if self.mode == "run":
             return one.decode_lines(self.region)
@@ -173,7 +178,10 @@ class _Framing:
     caller returns those values and raises the error on its next call.
     """
 
-    done = False
+    @property
+    def done(self) -> bool:
+        """True once the body has said that it is complete."""
+        return False
 
     def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
         raise NotImplementedError
@@ -290,13 +298,20 @@ class _ConcatenatedFraming(_Framing):
     def _guess(self, new_from: int, end: int, prev_last_byte: int, out: list[_Decoded]) -> None:
         # The whole buffer may be complete when it ends with a closing bracket: the
         # common case of a live stream, one chunk per read.
-        if self._last_byte in (_CLOSE_BRACE, _CLOSE_BRACKET) and self._try_decode(end, out):
+        tried_all = self._last_byte in (_CLOSE_BRACE, _CLOSE_BRACKET)
+        if tried_all and self._try_decode(end, out):
             return
         if self._scanner is not None:  # that guess used up the budget
             return
         # Otherwise, everything before the last value start is complete.
         cut = self._find_cut(new_from, end, prev_last_byte)
-        if cut <= 0 or self._try_decode(cut, out):
+        if cut <= 0:
+            if tried_all:
+                # The buffer ends with a bracket, does not decode, and holds no other
+                # place to cut: it may be bad, so find out now rather than at the end.
+                self._start_exact()
+            return
+        if self._try_decode(cut, out):
             return
         # The "}{" found may sit inside a string of the last value: try the one before.
         cut = self._find_cut(new_from, cut - 1, prev_last_byte) if cut > new_from else 0
@@ -346,6 +361,8 @@ class _ConcatenatedFraming(_Framing):
         region = bytes(memoryview(self._buf)[:cut])
         try:
             values = self._values.one.decode_lines(region)
+            if self._values.untyped and not all(type(v) in (dict, list) for v in values):
+                raise msgspec.DecodeError("a value that is not an object or an array")
         except _MSGSPEC_ERRORS:
             self._wasted += cut
             if self._wasted > 2 * len(self._buf) + 65536:
@@ -376,13 +393,16 @@ class _ConcatenatedFraming(_Framing):
         assert scanner is not None
         spans = scanner.scan(self._buf, self._scanned, end, self._base)
         self._scanned = end
-        if not spans:
-            return
-        # If a value is bad this raises, and the decoder is finished anyway.
-        _decode_spans(self._values, self._limits, self._buf, self._base, spans, out, array=False)
-        self._consume(spans[-1][1] - self._base)
-        # The values are out: back to guessing, for the value in progress too.
-        self._scanner = None
+        if spans:
+            # If a value is bad this raises, and the decoder is finished anyway.
+            _decode_spans(
+                self._values, self._limits, self._buf, self._base, spans, out, array=False
+            )
+            self._consume(spans[-1][1] - self._base)
+            # The values are out: back to guessing, for the value in progress too.
+            self._scanner = None
+        if scanner.error is not None:
+            raise scanner.error
 
     def _check_pending(self) -> None:
         pending = len(self._buf)
@@ -409,7 +429,7 @@ class _ArrayFraming(_Framing):
         self._scanned = 0
         self._scanner = ValueScanner(Layout.ARRAY)
 
-    @property  # type: ignore[override]
+    @property
     def done(self) -> bool:
         return self._scanner.array_closed
 
@@ -420,6 +440,8 @@ class _ArrayFraming(_Framing):
         spans = scanner.scan(self._buf, self._scanned, end, self._base)
         self._scanned = end
         _decode_spans(self._values, self._limits, self._buf, self._base, spans, out, array=True)
+        if scanner.error is not None:
+            raise scanner.error
         # Drop what is decoded; outside an element only separators are left.
         keep_from = scanner.value_start - self._base if scanner.inside_value else end
         del self._buf[:keep_from]
@@ -465,6 +487,11 @@ class _SseFraming(_Framing):
         self._data_size = 0
         self._data_offset = -1  # stream offset of the event's first data line
         self._event = b""
+        self._done = False
+
+    @property
+    def done(self) -> bool:
+        return self._done
 
     def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
         buf = self._buf
@@ -513,7 +540,7 @@ class _SseFraming(_Framing):
             offset += len(raw)
 
     def _add_data(self, value: bytes, offset: int) -> None:
-        if self.done:
+        if self._done:
             raise RemoteProtocolError("data after 'data: [DONE]'", offset=offset)
         if not self._data:
             self._data_offset = offset
@@ -531,7 +558,7 @@ class _SseFraming(_Framing):
         self._data = []
         self._data_size = 0
         if payload == _DONE:
-            self.done = True
+            self._done = True
         elif self._event == b"error":
             out.append(_Decoded([_error_from_payload(payload)], payload, "error", offset))
         else:
@@ -686,7 +713,8 @@ class ChunkDecoder(Generic[T]):
 
         Raises:
             RemoteProtocolError: The stream ended inside a value (or before an
-                array's closing bracket), or an earlier error is still pending.
+                array's closing bracket), its last bytes are bad, or an earlier
+                error is still pending.
         """
         if self._error is not None:
             raise self._error
@@ -701,9 +729,10 @@ class ChunkDecoder(Generic[T]):
         try:
             self._framing.close(out)
         except RemoteProtocolError as exc:
+            # No call comes after close() to raise a deferred error, so it is raised
+            # now: the stream is broken, and values found in its broken tail go with it.
             self._error = exc
-            if not out:
-                raise
+            raise
         return self._output(out)
 
     # -- internals ------------------------------------------------------------------

@@ -288,8 +288,9 @@ class FunctionDefinition(_Request):
     parameters: dict[str, Any] | None = None
 
 
-class Tool(_Request):
-    """A tool the model may call (``tools[]``)."""
+class Tool(_Request, omit_defaults=False):
+    """A tool the model may call (``tools[]``). ``type`` is always sent: servers
+    require it even though ``"function"`` is the only kind there is."""
 
     function: FunctionDefinition
     type: str = "function"

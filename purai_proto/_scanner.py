@@ -69,6 +69,10 @@ class ValueScanner:
         self.escaped = False  # the data ended on a backslash inside a string
         self.value_start = -1  # stream offset of the value in progress, -1 if none
         self.top = _BEFORE_ARRAY if layout is Layout.ARRAY else _BEFORE_VALUE
+        #: Set when the data broke the layout. Values completed before the bad byte
+        #: are still returned by that call of :meth:`scan`, so the caller can hand
+        #: them out before raising this.
+        self.error: RemoteProtocolError | None = None
 
     @property
     def inside_value(self) -> bool:
@@ -95,14 +99,16 @@ class ValueScanner:
             first_only: Stop as soon as one value is complete; the caller resumes at
                 its end offset minus ``base``.
 
-        Raises:
-            RemoteProtocolError: A byte that cannot appear where it is, with its offset.
+        A byte that cannot appear where it is stops the scan and sets :attr:`error`.
         """
         found: list[tuple[int, int]] = []
         pos = start
-        while pos < end:
+        while pos < end and self.error is None:
             if self.value_start < 0:
-                pos = self._between_values(data, pos, end, base)
+                try:
+                    pos = self._between_values(data, pos, end, base)
+                except RemoteProtocolError as exc:
+                    self.error = exc
                 continue
             if self.in_string:
                 if self.escaped:
