@@ -66,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"purai: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"purai: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", file=sys.stderr)
+        print(
+            f"purai: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         return 130
