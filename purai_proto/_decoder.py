@@ -39,8 +39,7 @@ first and the error is raised by the next call.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, Union, overload
 
 import msgspec
 
@@ -61,7 +60,8 @@ DEFAULT_MAX_OBJECT_SIZE = 16 * 1024 * 1024
 DEFAULT_MAX_BUFFER_SIZE = 16 * 1024 * 1024
 
 _WS = frozenset(b" \t\r\n")
-_OPEN_BRACE, _CLOSE_BRACE, _CLOSE_BRACKET = 0x7B, 0x7D, 0x5D
+_OPEN_BRACE, _CLOSE_BRACE = 0x7B, 0x7D
+_CLOSERS = frozenset(b"}]")
 # msgspec raises these besides DecodeError (ValidationError is a DecodeError):
 # invalid UTF-8 in a string, and nesting deeper than the interpreter's recursion limit.
 _MSGSPEC_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
@@ -85,23 +85,32 @@ class _ErrorProbe(msgspec.Struct, gc=False):
     status: Any = None
 
 
-def _probe_says_error(probe: _ErrorProbe) -> bool:
-    return probe.error is not None or (isinstance(probe.status, int) and probe.status >= 400)
+def _is_error(error: Any, status: Any) -> bool:
+    return error is not None or (type(status) is int and status >= 400)
 
 
-def _struct_is_error(obj: Any) -> bool:
-    return obj.error is not None or (obj.status is not None and obj.status >= 400)
+_ERROR_BODY = msgspec.json.Decoder(ErrorBody)
+_ERROR_BODIES = msgspec.json.Decoder(list[ErrorBody])
+_ERROR_PROBE = msgspec.json.Decoder(_ErrorProbe)
+_ERROR_PROBES = msgspec.json.Decoder(list[_ErrorProbe])
+
+# How a region of bytes was decoded, so that it can be decoded again as errors:
+_RUN = 0  # values back to back: decode_lines
+_ARRAY = 1  # the inside of a JSON array
+_EACH = 2  # a list of separate payloads (SSE events), one value each
+Region = Union[bytes, bytearray, memoryview, list[bytes]]  # noqa: UP007
 
 
-def _dict_is_error(obj: Any) -> bool:
-    if not isinstance(obj, dict):
-        return False
-    status = obj.get("status")
-    return obj.get("error") is not None or (isinstance(status, int) and status >= 400)
+def _decode_again(region: Region, how: int, one: Any, many: Any) -> list[Any]:
+    if how == _RUN:
+        return one.decode_lines(region)  # type: ignore[no-any-return]
+    if how == _ARRAY:
+        return many.decode(b"[" + bytes(region) + b"]")  # type: ignore[arg-type,no-any-return]
+    return [one.decode(payload) for payload in region]
 
 
 class _Values:
-    """The msgspec decoders for one target type, and how to spot error objects."""
+    """The msgspec decoders for one target type, and how to hand values out."""
 
     def __init__(self, type_: Any) -> None:
         self.one = msgspec.json.Decoder(type_)
@@ -111,17 +120,43 @@ class _Values:
         # too; the framings accept only objects and arrays (as the exact scanner
         # does). Structs enforce that themselves; untyped values are checked.
         self.untyped = type_ is Any or type_ is object
-        # How to recognise an error object sent in place of a chunk: cheaply, from
-        # the decoded values, when the type has the fields for it; otherwise by
-        # decoding the same bytes a second time into a probe (only when the bytes
-        # mention "error" or "status" at all).
-        self.is_error: Callable[[Any], bool] | None
-        if "error" in fields and "status" in fields:
-            self.is_error = _struct_is_error
-        elif type_ is Any or type_ is dict or type_ is object:
-            self.is_error = _dict_is_error
+        # How an error object sent in place of a chunk is recognised: from the
+        # decoded values when they have the fields for it (ChatCompletionChunk,
+        # dicts); otherwise by decoding the same bytes again into a probe, which
+        # costs time only when the bytes mention "error" or "status" at all.
+        self.struct_errors = "error" in fields and "status" in fields
+        self.dict_errors = self.untyped or type_ is dict
+
+    def emit(self, values: list[Any], region: Region, how: int, out: list[Any]) -> None:
+        """Append ``values`` to ``out``, with error objects turned into ErrorBody."""
+        if self.struct_errors:
+            for value in values:  # the hot path: two attribute loads per chunk
+                if value.error is not None or value.status is not None:
+                    break
+            else:
+                out += values
+                return
+            flags = [_is_error(v.error, v.status) for v in values]
+        elif self.dict_errors:
+            flags = [type(v) is dict and _is_error(v.get("error"), v.get("status")) for v in values]
+        elif _mentions_errors(region):
+            probes = _decode_again(region, how, _ERROR_PROBE, _ERROR_PROBES)
+            flags = [_is_error(p.error, p.status) for p in probes]
         else:
-            self.is_error = None
+            flags = []
+        if any(flags):
+            bodies = _decode_again(region, how, _ERROR_BODY, _ERROR_BODIES)
+            values = [
+                body if flag else v for v, flag, body in zip(values, flags, bodies, strict=True)
+            ]
+        out += values
+
+
+def _mentions_errors(region: Region) -> bool:
+    if isinstance(region, list):
+        return any(b'"error"' in p or b'"status"' in p for p in region)
+    data = bytes(region)
+    return b'"error"' in data or b'"status"' in data
 
 
 @functools.lru_cache(maxsize=64)
@@ -130,37 +165,17 @@ def _values_for(type_: Any) -> _Values:
     return _Values(type_)
 
 
-_ERROR_BODY = msgspec.json.Decoder(ErrorBody)
-_ERROR_BODIES = msgspec.json.Decoder(list[ErrorBody])
-_ERROR_PROBE = msgspec.json.Decoder(_ErrorProbe)
-_ERROR_PROBES = msgspec.json.Decoder(list[_ErrorProbe])
-
-
-class _Decoded:
-    """Values decoded from one region, with what it takes to re-read them as errors."""
-
-    __slots__ = ("mode", "offset", "region", "values")
-
-    def __init__(self, values: list[Any], region: bytes, mode: str, offset: int) -> None:
-        self.values = values
-        self.region = region
-        # How the region was decoded: "run" (decode_lines), "one" (decode), "array"
-        # (the inside of a list), or "error" (an SSE error event, already an ErrorBody).
-        self.mode = mode
-        self.offset = offset
-
-    def decode_as(
-        self, one: msgspec.json.Decoder[Any], many: msgspec.json.Decoder[Any]
-    ) -> list[Any]:
-        """Decode the same bytes again, into another type."""
-        if self.mode == "run":
-            return one.decode_lines(self.region)
-        if self.mode == "one":
-            return [one.decode(self.region)]
-        return many.decode(b"[" + self.region + b"]")  # type: ignore[no-any-return]
-
-
 # --- framings -----------------------------------------------------------------------
+
+
+def _ends_with_closer(data: bytes | bytearray | memoryview) -> bool:
+    """Whether the last byte other than line ends and spaces closes an object or array."""
+    i = len(data) - 1
+    while i >= 0 and data[i] in _WS:
+        if i < len(data) - 4:  # long whitespace: let the buffered path deal with it
+            return False
+        i -= 1
+    return i >= 0 and data[i] in _CLOSERS
 
 
 class _Limits:
@@ -183,10 +198,10 @@ class _Framing:
         """True once the body has said that it is complete."""
         return False
 
-    def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
+    def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         raise NotImplementedError
 
-    def close(self, out: list[_Decoded]) -> None:
+    def close(self, out: list[Any]) -> None:
         raise NotImplementedError
 
 
@@ -196,7 +211,7 @@ def _decode_spans(
     buf: bytearray,
     base: int,
     spans: list[tuple[int, int]],
-    out: list[_Decoded],
+    out: list[Any],
     *,
     array: bool,
 ) -> None:
@@ -220,14 +235,12 @@ def _decode_spans(
     region = bytes(memoryview(buf)[first:last])
     try:
         if array:
-            decoded = _Decoded(values.many.decode(b"[" + region + b"]"), region, "array", first)
+            values.emit(values.many.decode(b"[" + region + b"]"), region, _ARRAY, out)
         else:
-            decoded = _Decoded(values.one.decode_lines(region), region, "run", first)
+            values.emit(values.one.decode_lines(region), region, _RUN, out)
     except _MSGSPEC_ERRORS:
         pass
     else:
-        decoded.offset += base
-        out.append(decoded)
         return
     # Some value is bad: decode them one by one to say which.
     for i, (start, stop) in enumerate(spans):
@@ -261,8 +274,30 @@ class _ConcatenatedFraming(_Framing):
         self._scanner: ValueScanner | None = None
         self._scanned = 0
 
-    def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
+    def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         buf = self._buf
+        whole_failed = False
+        if (
+            not buf
+            and self._scanner is None
+            and len(data) <= self._limits.max_object
+            and _ends_with_closer(data)
+        ):
+            # The hot path of a live stream: the buffer is at a boundary and the data
+            # may be exactly whole values (one chunk per read). Decode it in place.
+            # (A run longer than max_object_size may hide an oversized value: only the
+            # buffered path checks each value's size.)
+            try:
+                values = self._values.one.decode_lines(data)
+                if self._values.untyped and not all(type(v) in (dict, list) for v in values):
+                    raise msgspec.DecodeError("a value that is not an object or an array")
+            except _MSGSPEC_ERRORS:
+                whole_failed = True
+                self._wasted += len(data)
+            else:
+                self._base += len(data)
+                self._values.emit(values, data, _RUN, out)
+                return
         new_from = len(buf)
         buf += data
         end = len(buf)
@@ -274,12 +309,12 @@ class _ConcatenatedFraming(_Framing):
             self._consume(end)
             return
         if self._scanner is None:
-            self._guess(new_from, end, prev_last_byte, out)
+            self._guess(new_from, end, prev_last_byte, whole_failed, out)
         if self._scanner is not None:
             self._feed_exact(end, out)
         self._check_pending()
 
-    def close(self, out: list[_Decoded]) -> None:
+    def close(self, out: list[Any]) -> None:
         if self._scanner is None and self._buf:
             if self._try_decode(len(self._buf), out):
                 return
@@ -295,11 +330,13 @@ class _ConcatenatedFraming(_Framing):
 
     # -- the guess ------------------------------------------------------------------
 
-    def _guess(self, new_from: int, end: int, prev_last_byte: int, out: list[_Decoded]) -> None:
+    def _guess(
+        self, new_from: int, end: int, prev_last_byte: int, whole_failed: bool, out: list[Any]
+    ) -> None:
         # The whole buffer may be complete when it ends with a closing bracket: the
         # common case of a live stream, one chunk per read.
-        tried_all = self._last_byte in (_CLOSE_BRACE, _CLOSE_BRACKET)
-        if tried_all and self._try_decode(end, out):
+        tried_all = whole_failed or self._last_byte in _CLOSERS
+        if tried_all and not whole_failed and self._try_decode(end, out):
             return
         if self._scanner is not None:  # that guess used up the budget
             return
@@ -347,7 +384,7 @@ class _ConcatenatedFraming(_Framing):
             pos = buf.rfind(b"{", lo, i + 1) if i >= lo else -1
         return 0
 
-    def _try_decode(self, cut: int, out: list[_Decoded]) -> bool:
+    def _try_decode(self, cut: int, out: list[Any]) -> bool:
         """Decode ``buf[:cut]`` as a run of complete values if it is one.
 
         Returns False, having consumed nothing, when msgspec rejects the bytes: the
@@ -370,8 +407,7 @@ class _ConcatenatedFraming(_Framing):
                 # would: the scanner decides from now on (keeps long values linear).
                 self._start_exact()
             return False
-        if values:
-            out.append(_Decoded(values, region, "run", self._base))
+        self._values.emit(values, region, _RUN, out)
         self._consume(cut)
         return True
 
@@ -388,7 +424,7 @@ class _ConcatenatedFraming(_Framing):
         self._scanner = ValueScanner(Layout.CONCATENATED)
         self._scanned = 0
 
-    def _feed_exact(self, end: int, out: list[_Decoded]) -> None:
+    def _feed_exact(self, end: int, out: list[Any]) -> None:
         scanner = self._scanner
         assert scanner is not None
         spans = scanner.scan(self._buf, self._scanned, end, self._base)
@@ -433,7 +469,7 @@ class _ArrayFraming(_Framing):
     def done(self) -> bool:
         return self._scanner.array_closed
 
-    def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
+    def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         self._buf += data
         end = len(self._buf)
         scanner = self._scanner
@@ -455,7 +491,7 @@ class _ArrayFraming(_Framing):
                 offset=self._base,
             )
 
-    def close(self, out: list[_Decoded]) -> None:
+    def close(self, out: list[Any]) -> None:
         if self._scanner.inside_value:
             raise RemoteProtocolError(
                 f"stream ended inside an array element, after {len(self._buf)} bytes of it",
@@ -493,7 +529,7 @@ class _SseFraming(_Framing):
     def done(self) -> bool:
         return self._done
 
-    def feed(self, data: bytes | bytearray | memoryview, out: list[_Decoded]) -> None:
+    def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         buf = self._buf
         # Search only new bytes (and a CR just before them) so that a long line fed
         # in small pieces costs linear time.
@@ -511,33 +547,40 @@ class _SseFraming(_Framing):
                 offset=self._base,
             )
 
-    def close(self, out: list[_Decoded]) -> None:
+    def close(self, out: list[Any]) -> None:
         if self._buf:  # the last line had no line end
             block = bytes(self._buf) + b"\n"
             self._buf.clear()
             self._lines(block, out)
         if self._data:  # nor did the last event end with a blank line: keep it anyway
-            self._dispatch(out)
+            self._lines(b"\n", out)
 
-    def _lines(self, block: bytes, out: list[_Decoded]) -> None:
+    def _lines(self, block: bytes, out: list[Any]) -> None:
         offset = self._base  # stream offset of the current line
         self._base += len(block)
-        for raw in block.splitlines(keepends=True):
-            line = raw.rstrip(b"\r\n")
-            if not line:
-                if self._data:
-                    self._dispatch(out)
-                self._event = b""
-            elif line[0] != 0x3A:  # lines starting with ":" are comments (keep-alives)
-                name, colon, value = line.partition(b":")
-                if colon and value[:1] == b" ":
-                    value = value[1:]
-                if name == b"data":
-                    self._add_data(value, offset)
-                elif name == b"event":
-                    self._event = value
-                # "id", "retry" and unknown fields are ignored, as the format says.
-            offset += len(raw)
+        # Events decoded from this block and their payloads, handed out together so
+        # that looking for error objects costs one call per block, not per event.
+        values: list[Any] = []
+        payloads: list[bytes] = []
+        try:
+            for raw in block.splitlines(keepends=True):
+                line = raw.rstrip(b"\r\n")
+                if not line:
+                    if self._data:
+                        self._dispatch(values, payloads, out)
+                    self._event = b""
+                elif line[0] != 0x3A:  # lines starting with ":" are comments (keep-alives)
+                    name, colon, value = line.partition(b":")
+                    if colon and value[:1] == b" ":
+                        value = value[1:]
+                    if name == b"data":
+                        self._add_data(value, offset)
+                    elif name == b"event":
+                        self._event = value
+                    # "id", "retry" and unknown fields are ignored, as the format says.
+                offset += len(raw)
+        finally:  # on an error too: the events before it are good
+            self._values.emit(values, payloads, _EACH, out)
 
     def _add_data(self, value: bytes, offset: int) -> None:
         if self._done:
@@ -552,23 +595,25 @@ class _SseFraming(_Framing):
                 offset=self._data_offset,
             )
 
-    def _dispatch(self, out: list[_Decoded]) -> None:
+    def _dispatch(self, values: list[Any], payloads: list[bytes], out: list[Any]) -> None:
         payload = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
-        offset = self._data_offset
         self._data = []
         self._data_size = 0
         if payload == _DONE:
             self._done = True
         elif self._event == b"error":
-            out.append(_Decoded([_error_from_payload(payload)], payload, "error", offset))
+            self._values.emit(values, payloads, _EACH, out)
+            values.clear()
+            payloads.clear()
+            out.append(_error_from_payload(payload))
         else:
             try:
-                value = self._values.one.decode(payload)
+                values.append(self._values.one.decode(payload))
             except _MSGSPEC_ERRORS as exc:
                 raise RemoteProtocolError(
-                    _reason(exc) + " in an SSE event", offset=offset
+                    _reason(exc) + " in an SSE event", offset=self._data_offset
                 ) from None
-            out.append(_Decoded([value], payload, "one", offset))
+            payloads.append(payload)
 
 
 def _error_from_payload(payload: bytes) -> ErrorBody:
@@ -689,24 +734,20 @@ class ChunkDecoder(Generic[T]):
                 first; the error is raised by the next call.
             LocalProtocolError: :meth:`close` was already called.
         """
-        if self._error is not None:
-            raise self._error
-        if self._closed:
-            raise LocalProtocolError("feed() called after close()")
         framing = self._framing
-        if framing is None:
-            framing = self._detect(data)
+        if framing is None or self._error is not None or self._closed:
+            framing = self._before_feed(data)
             if framing is None:
                 return []
             data, self._head = self._head, bytearray()
-        out: list[_Decoded] = []
+        out: list[Any] = []
         try:
             framing.feed(data, out)
         except RemoteProtocolError as exc:
             self._error = exc
             if not out:
                 raise
-        return self._output(out)
+        return out
 
     def close(self) -> list[T | ErrorBody]:
         """End the stream; return any objects still pending.
@@ -725,7 +766,7 @@ class ChunkDecoder(Generic[T]):
             if self._head.strip():  # pragma: no cover - _detect always decides then
                 raise RemoteProtocolError("stream ended before its framing was known", offset=0)
             return []
-        out: list[_Decoded] = []
+        out: list[Any] = []
         try:
             self._framing.close(out)
         except RemoteProtocolError as exc:
@@ -733,7 +774,7 @@ class ChunkDecoder(Generic[T]):
             # now: the stream is broken, and values found in its broken tail go with it.
             self._error = exc
             raise
-        return self._output(out)
+        return out
 
     # -- internals ------------------------------------------------------------------
 
@@ -743,6 +784,14 @@ class ChunkDecoder(Generic[T]):
         if framing == "json-array":
             return _ArrayFraming(self._values, self._limits)
         return _ConcatenatedFraming(self._values, self._limits, ndjson=framing == "ndjson")
+
+    def _before_feed(self, data: bytes | bytearray | memoryview) -> _Framing | None:
+        """The slow start of feed(): errors, misuse, and telling the framing."""
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise LocalProtocolError("feed() called after close()")
+        return self._detect(data)
 
     def _detect(self, data: bytes | bytearray | memoryview) -> _Framing | None:
         head = self._head
@@ -769,32 +818,3 @@ class ChunkDecoder(Generic[T]):
             raise error
         self._framing = self._make(name)
         return self._framing
-
-    def _output(self, regions: list[_Decoded]) -> list[Any]:
-        if not regions:
-            return []
-        out: list[Any] = []
-        for decoded in regions:
-            self._mark_errors(decoded)
-            out.extend(decoded.values)
-        return out
-
-    def _mark_errors(self, decoded: _Decoded) -> None:
-        """Replace error objects in ``decoded.values`` by ErrorBody."""
-        values = decoded.values
-        if decoded.mode == "error":
-            return
-        is_error = self._values.is_error
-        if is_error is not None:
-            flags = [is_error(v) for v in values]
-        elif b'"error"' in decoded.region or b'"status"' in decoded.region:
-            probes = decoded.decode_as(_ERROR_PROBE, _ERROR_PROBES)
-            flags = [_probe_says_error(p) for p in probes]
-        else:
-            return
-        if not any(flags):
-            return
-        bodies = decoded.decode_as(_ERROR_BODY, _ERROR_BODIES)
-        for i, flag in enumerate(flags):
-            if flag:
-                values[i] = bodies[i]
