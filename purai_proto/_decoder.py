@@ -39,6 +39,7 @@ first and the error is raised by the next call.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Generic, Literal, TypeVar, Union, overload
 
 import msgspec
@@ -62,6 +63,11 @@ DEFAULT_MAX_BUFFER_SIZE = 16 * 1024 * 1024
 _WS = frozenset(b" \t\r\n")
 _OPEN_BRACE, _CLOSE_BRACE = 0x7B, 0x7D
 _CLOSERS = frozenset(b"}]")
+# What follows the "{" of a value's start: a key and its colon, or "}", or the end of
+# the data so far. A "}{" inside a string is almost never followed by that, because a
+# quote there would end the string: this rules most of them out before msgspec is
+# asked. (Keys with escapes fail the test too; the exact scanner copes with those.)
+_OBJECT_START = re.compile(rb'\{[ \t\r\n]*(?:"[^"\\]*(?:"[ \t\r\n]*(?::|$)|$)|\}|$)')
 # msgspec raises these besides DecodeError (ValidationError is a DecodeError):
 # invalid UTF-8 in a string, and nesting deeper than the interpreter's recursion limit.
 _MSGSPEC_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
@@ -379,7 +385,7 @@ class _ConcatenatedFraming(_Framing):
             while i >= lo and buf[i] in _WS:
                 i -= 1
             before = buf[i] if i >= lo else prev_last_byte
-            if before == _CLOSE_BRACE:
+            if before == _CLOSE_BRACE and _OBJECT_START.match(buf, pos):
                 return pos
             pos = buf.rfind(b"{", lo, i + 1) if i >= lo else -1
         return 0
