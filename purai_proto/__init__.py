@@ -4,8 +4,21 @@ Bytes in, objects out, and no I/O: nothing here opens a socket, sleeps or starts
 task, so any event loop (or none) can drive it.
 """
 
+from ._accumulator import StreamAccumulator
+from ._connection import DEFAULT_MAX_ERROR_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE, ClientConnection
+from ._content_encoding import DEFAULT_MAX_DECOMPRESSED_SIZE
 from ._decoder import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
 from ._errors import LocalProtocolError, PuraiError, RemoteProtocolError
+from ._events import (
+    NEED_DATA,
+    ChunkReceived,
+    CompletionReceived,
+    ErrorReceived,
+    Event,
+    NeedData,
+    ResponseStarted,
+    StreamEnded,
+)
 from ._models import (
     CacheReport,
     CalledFunction,
@@ -31,7 +44,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_MAX_BUFFER_SIZE",
+    "DEFAULT_MAX_DECOMPRESSED_SIZE",
+    "DEFAULT_MAX_ERROR_BODY_SIZE",
+    "DEFAULT_MAX_HEADER_SIZE",
     "DEFAULT_MAX_OBJECT_SIZE",
+    "NEED_DATA",
     "CacheReport",
     "CalledFunction",
     "ChatCompletion",
@@ -40,18 +57,27 @@ __all__ = [
     "Choice",
     "ChunkChoice",
     "ChunkDecoder",
+    "ChunkReceived",
+    "ClientConnection",
+    "CompletionReceived",
     "Delta",
     "ErrorBody",
     "ErrorDetail",
+    "ErrorReceived",
+    "Event",
     "Framing",
     "FunctionCall",
     "FunctionDefinition",
     "LocalProtocolError",
     "Message",
+    "NeedData",
     "ProviderRecord",
     "ProviderResponse",
     "PuraiError",
     "RemoteProtocolError",
+    "ResponseStarted",
+    "StreamAccumulator",
+    "StreamEnded",
     "Tool",
     "ToolCall",
     "Usage",

@@ -279,31 +279,25 @@ class _ConcatenatedFraming(_Framing):
         # Exact mode: a scanner reading the buffer from its start, and where it is.
         self._scanner: ValueScanner | None = None
         self._scanned = 0
+        self._max_object = limits.max_object
 
     def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         buf = self._buf
         whole_failed = False
-        if (
-            not buf
-            and self._scanner is None
-            and len(data) <= self._limits.max_object
-            and _ends_with_closer(data)
-        ):
-            # The hot path of a live stream: the buffer is at a boundary and the data
-            # may be exactly whole values (one chunk per read). Decode it in place.
-            # (A run longer than max_object_size may hide an oversized value: only the
-            # buffered path checks each value's size.)
-            try:
-                values = self._values.one.decode_lines(data)
-                if self._values.untyped and not all(type(v) in (dict, list) for v in values):
-                    raise msgspec.DecodeError("a value that is not an object or an array")
-            except _MSGSPEC_ERRORS:
+        # The hot path of a live stream: the buffer is at a boundary and the data may
+        # be exactly whole values (one chunk per read), so decode it in place. (Data
+        # longer than max_object_size may hide an oversized value, and only the
+        # buffered path checks each value's size.)
+        if not buf and data and len(data) <= self._max_object:
+            last = data[-1]
+            if last in _CLOSERS or (last in _WS and _ends_with_closer(data)):
+                values = self._decode_run(data)
+                if values is not None:
+                    self._base += len(data)
+                    self._values.emit(values, data, _RUN, out)
+                    return
                 whole_failed = True
                 self._wasted += len(data)
-            else:
-                self._base += len(data)
-                self._values.emit(values, data, _RUN, out)
-                return
         new_from = len(buf)
         buf += data
         end = len(buf)
@@ -402,11 +396,8 @@ class _ConcatenatedFraming(_Framing):
             self._start_exact()
             return False
         region = bytes(memoryview(self._buf)[:cut])
-        try:
-            values = self._values.one.decode_lines(region)
-            if self._values.untyped and not all(type(v) in (dict, list) for v in values):
-                raise msgspec.DecodeError("a value that is not an object or an array")
-        except _MSGSPEC_ERRORS:
+        values = self._decode_run(region)
+        if values is None:
             self._wasted += cut
             if self._wasted > 2 * len(self._buf) + 65536:
                 # Guessing at this value has cost more than reading it exactly
@@ -416,6 +407,16 @@ class _ConcatenatedFraming(_Framing):
         self._values.emit(values, region, _RUN, out)
         self._consume(cut)
         return True
+
+    def _decode_run(self, region: bytes | bytearray | memoryview) -> list[Any] | None:
+        """The values of ``region`` if it is a run of whole values, else None."""
+        try:
+            values: list[Any] = self._values.one.decode_lines(region)
+        except _MSGSPEC_ERRORS:
+            return None
+        if self._values.untyped and not all(type(v) in (dict, list) for v in values):
+            return None  # a number or a string: the exact scanner will say where
+        return values
 
     def _consume(self, n: int) -> None:
         del self._buf[:n]
