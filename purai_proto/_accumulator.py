@@ -1,0 +1,249 @@
+"""``StreamAccumulator``: folds streamed chunks into the whole reply they make up.
+
+What each part of a chunk contributes:
+
+* ``choices[i].delta.content`` (and ``refusal``): text appended to choice ``index``.
+* ``delta.role``: the choice's role; the first one sent counts.
+* ``delta.function_call``: the first fragment names the function, every fragment may
+  add a piece of ``arguments``, a JSON text that is only valid once all pieces are
+  joined.
+* ``delta.tool_calls``: fragments merged by their ``index``. The first fragment of a
+  call carries ``id``, ``type`` and the function's name; the later ones pieces of its
+  arguments. (A fragment without an index continues the last call, or starts a new one
+  when it brings a new ``id``.)
+* ``finish_reason``: the last one sent.
+* Per reply: ``id``, ``model``, ``created``, ``system_fingerprint`` and ``service_tier``
+  from the first chunk that has them; ``usage`` from the last chunk that has it (OpenAI
+  sends it once, in a last chunk with no choices; PurAI sends zeros in every chunk, and
+  zeros never replace real counts); ``provider``, ``cache`` and ``calledFunctions`` from
+  the last chunk that has them (PurAI repeats them in every chunk, so joining them would
+  repeat them); ``overwritten`` if any chunk says so.
+
+Texts are kept as lists of pieces and joined once, when the reply is built, so a long
+reply costs linear time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._events import ChunkReceived, CompletionReceived, Event, NeedData
+from ._models import (
+    CacheReport,
+    CalledFunction,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    FunctionCall,
+    Message,
+    ToolCall,
+    Usage,
+)
+
+__all__ = ["StreamAccumulator"]
+
+
+class _ToolCallParts:
+    __slots__ = ("arguments", "id", "name", "type")
+
+    def __init__(self, id: str | None) -> None:
+        self.id = id
+        self.type: str | None = None
+        self.name: str | None = None
+        self.arguments: list[str] = []
+
+    def build(self) -> ToolCall:
+        function = FunctionCall(name=self.name, arguments="".join(self.arguments))
+        # No index: the whole call is what a conversation sends back to the server.
+        return ToolCall(id=self.id, type=self.type or "function", function=function)
+
+
+class _ChoiceParts:
+    __slots__ = (
+        "content",
+        "finish_reason",
+        "function_arguments",
+        "function_name",
+        "has_function_call",
+        "last_tool_index",
+        "refusal",
+        "role",
+        "tool_calls",
+    )
+
+    def __init__(self) -> None:
+        self.role: str | None = None
+        self.content: list[str] = []
+        self.refusal: list[str] = []
+        self.has_function_call = False
+        self.function_name: str | None = None
+        self.function_arguments: list[str] = []
+        self.tool_calls: dict[int, _ToolCallParts] = {}
+        self.last_tool_index = -1
+        self.finish_reason: str | None = None
+
+    def add_function_call(self, fragment: FunctionCall) -> None:
+        self.has_function_call = True
+        if fragment.name and not self.function_name:
+            self.function_name = fragment.name
+        if fragment.arguments:
+            self.function_arguments.append(fragment.arguments)
+
+    def add_tool_call(self, fragment: ToolCall) -> None:
+        index = fragment.index
+        if index is None:
+            # No index: a new id starts a new call, anything else continues the last.
+            last = self.tool_calls.get(self.last_tool_index)
+            if last is None or (fragment.id is not None and fragment.id != last.id):
+                index = max(self.tool_calls, default=-1) + 1
+            else:
+                index = self.last_tool_index
+        self.last_tool_index = index
+        call = self.tool_calls.get(index)
+        if call is None:
+            call = self.tool_calls[index] = _ToolCallParts(fragment.id)
+        elif fragment.id and not call.id:
+            call.id = fragment.id
+        if fragment.type and not call.type:
+            call.type = fragment.type
+        function = fragment.function
+        if function is not None:
+            if function.name and not call.name:
+                call.name = function.name
+            if function.arguments:
+                call.arguments.append(function.arguments)
+
+    def build(self, index: int) -> Choice:
+        message = Message(
+            role=self.role or "assistant",
+            content="".join(self.content) if self.content else None,
+            refusal="".join(self.refusal) if self.refusal else None,
+        )
+        if self.has_function_call:
+            message.function_call = FunctionCall(
+                name=self.function_name, arguments="".join(self.function_arguments)
+            )
+        if self.tool_calls:
+            message.tool_calls = [self.tool_calls[i].build() for i in sorted(self.tool_calls)]
+        return Choice(index=index, message=message, finish_reason=self.finish_reason)
+
+
+class StreamAccumulator:
+    """Folds a stream's chunks into the final :class:`~purai_proto.ChatCompletion`.
+
+    Feed it chunks, or the events of a :class:`~purai_proto.ClientConnection` (it
+    takes the chunks out of :class:`~purai_proto.ChunkReceived` and ignores the other
+    events), then call :meth:`completion`::
+
+        completion = StreamAccumulator(chunks).completion()
+
+    Args:
+        items: Chunks or events to start with, as :meth:`add` takes them.
+    """
+
+    def __init__(self, items: Iterable[ChatCompletionChunk | Event | NeedData] = ()) -> None:
+        self._choices: dict[int, _ChoiceParts] = {}
+        self._id = ""
+        self._model = ""
+        self._created = 0
+        self._system_fingerprint: str | None = None
+        self._service_tier: str | None = None
+        self._usage: Usage | None = None
+        self._provider: str | None = None
+        self._overwritten = False
+        self._cache: CacheReport | None = None
+        self._called_functions: list[CalledFunction] = []
+        self._whole: ChatCompletion | None = None
+        for item in items:
+            self.add(item)
+
+    def add(self, item: ChatCompletionChunk | Event | NeedData) -> None:
+        """Fold in one chunk, or the chunk of a ``ChunkReceived`` event.
+
+        A ``CompletionReceived`` (a server that did not stream) is taken as the whole
+        reply: :meth:`completion` returns it. Other events are ignored, so a loop can
+        pass every event it gets; errors are the caller's to handle.
+
+        Args:
+            item: A chunk or an event.
+        """
+        if isinstance(item, ChatCompletionChunk):
+            self.add_chunk(item)
+        elif isinstance(item, ChunkReceived):
+            self.add_chunk(item.chunk)
+        elif isinstance(item, CompletionReceived):
+            self._whole = item.completion
+
+    def add_chunk(self, chunk: ChatCompletionChunk) -> None:
+        """Fold in one chunk.
+
+        Args:
+            chunk: The next chunk of the stream.
+        """
+        if not self._id:
+            self._id = chunk.id
+        if not self._model:
+            self._model = chunk.model
+        if not self._created:
+            self._created = chunk.created
+        if self._system_fingerprint is None:
+            self._system_fingerprint = chunk.system_fingerprint
+        if self._service_tier is None:
+            self._service_tier = chunk.service_tier
+        usage = chunk.usage
+        if usage is not None and (
+            self._usage is None or usage.total_tokens or not self._usage.total_tokens
+        ):
+            self._usage = usage
+        if chunk.provider is not None:
+            self._provider = chunk.provider
+        if chunk.overwritten:
+            self._overwritten = True
+        if chunk.cache is not None:
+            self._cache = chunk.cache
+        if chunk.called_functions:
+            self._called_functions = chunk.called_functions
+        choices = self._choices
+        for choice in chunk.choices:
+            parts = choices.get(choice.index)
+            if parts is None:
+                parts = choices[choice.index] = _ChoiceParts()
+            delta = choice.delta
+            if delta.content:
+                parts.content.append(delta.content)
+            if delta.role and parts.role is None:
+                parts.role = delta.role
+            if delta.refusal:
+                parts.refusal.append(delta.refusal)
+            if delta.function_call is not None:
+                parts.add_function_call(delta.function_call)
+            if delta.tool_calls:
+                for fragment in delta.tool_calls:
+                    parts.add_tool_call(fragment)
+            if choice.finish_reason is not None:
+                parts.finish_reason = choice.finish_reason
+
+    def completion(self) -> ChatCompletion:
+        """The reply the chunks so far make up.
+
+        May be called at any time (the reply so far), and more than once.
+
+        Returns:
+            A new :class:`~purai_proto.ChatCompletion`, its choices in index order, or
+            the non-streamed reply when a ``CompletionReceived`` was added.
+        """
+        if self._whole is not None:
+            return self._whole
+        return ChatCompletion(
+            id=self._id,
+            created=self._created,
+            model=self._model,
+            choices=[self._choices[i].build(i) for i in sorted(self._choices)],
+            usage=self._usage,
+            system_fingerprint=self._system_fingerprint,
+            service_tier=self._service_tier,
+            provider=self._provider,
+            overwritten=self._overwritten,
+            cache=self._cache,
+            called_functions=list(self._called_functions),
+        )

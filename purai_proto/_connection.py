@@ -1,0 +1,529 @@
+"""``ClientConnection``: one HTTP/1.1 connection to a chat-completions server, sans I/O.
+
+Theory of operation
+-------------------
+h11 does the HTTP: it writes the request and cuts the response into a status line,
+headers, body pieces and an end, whichever way the body is delimited (chunked coding,
+``Content-Length``, or the connection closing; RFC 9112, section 6.3). This module
+decides what the body *means*, from the status and the headers of the response:
+
+* a status outside 2xx: an error reply. Its body is kept (up to
+  ``max_error_body_size``; past that only its start) and decoded at its end into one
+  :class:`~purai_proto.ErrorReceived`, whatever its shape.
+* ``text/event-stream`` or NDJSON, or a request that asked for ``stream``: chunks. The
+  body goes through a :class:`~purai_proto.ChunkDecoder` as it arrives, and each chunk
+  becomes a :class:`~purai_proto.ChunkReceived`.
+* anything else: one non-streamed reply, a :class:`~purai_proto.CompletionReceived`.
+
+``Content-Encoding`` is undone first, piece by piece, within ``max_decompressed_size``.
+
+The per-chunk path is the hot one: h11 hands over a body piece, it is decompressed if
+need be, fed to the decoder, and each decoded chunk is wrapped in its event and queued
+in a deque, from which ``next_event()`` pops without doing anything else.
+
+EOF is passed on to h11 only once h11 has parsed everything before it, so that an
+error h11 raises after that is known to be caused by the connection closing early, and
+can say what it cut (the headers, a ``Content-Length`` body, a chunked body) and where.
+
+Errors follow h11's contract: bad bytes from the server raise
+:class:`~purai_proto.RemoteProtocolError`, after the events that came before them;
+misuse by the caller raises :class:`~purai_proto.LocalProtocolError`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Sequence
+
+import h11
+
+from ._content_encoding import (
+    DEFAULT_MAX_DECOMPRESSED_SIZE,
+    BodyDecompressor,
+    decompressor_for,
+)
+from ._decoder import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
+from ._error_reply import error_from_object, error_from_reply, parse_retry_after
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    NEED_DATA,
+    ChunkReceived,
+    CompletionReceived,
+    ErrorReceived,
+    Event,
+    NeedData,
+    ResponseStarted,
+    StreamEnded,
+)
+from ._models import ChatCompletion, ChatCompletionChunk, ChatRequest, ErrorBody
+from ._request import DEFAULT_PATH, HeadersArg, check_host, request_head_and_body
+
+__all__ = ["DEFAULT_MAX_ERROR_BODY_SIZE", "DEFAULT_MAX_HEADER_SIZE", "ClientConnection"]
+
+#: Default for ``max_error_body_size``: how much of an error reply's body is kept.
+DEFAULT_MAX_ERROR_BODY_SIZE = 64 * 1024
+#: Default for ``max_header_size``: the longest status line and header block accepted.
+DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+
+_NDJSON_TYPES = (b"application/x-ndjson", b"application/ndjson", b"application/jsonl")
+
+
+class _State(enum.Enum):
+    IDLE = "idle"  # no request outstanding: send_request() may be called
+    AWAITING_RESPONSE = "awaiting the response"  # request sent, no status line yet
+    RECEIVING_BODY = "receiving the body"
+    DONE = "done"  # StreamEnded was returned
+    FAILED = "failed"  # a RemoteProtocolError was raised: nothing more will work
+
+
+def _user_agent() -> bytes:
+    # Imported late: the package's __init__ sets __version__ after importing this module.
+    from . import __version__
+
+    return f"purai/{__version__}".encode()
+
+
+class ClientConnection:
+    """One HTTP/1.1 connection to a PurAI or OpenAI-compatible server, without I/O.
+
+    The caller moves the bytes: it sends what :meth:`send_request` returns, passes
+    every read to :meth:`receive_data` (``b""`` at EOF), and calls :meth:`next_event`
+    until it returns :data:`~purai_proto.NEED_DATA` (read more) or
+    :class:`~purai_proto.StreamEnded` (the reply is complete). One request at a time;
+    after ``StreamEnded`` the next one may follow when :attr:`reusable` is true.
+
+    Args:
+        host: The server's name, with ``:port`` when not the default, as sent in the
+            ``Host`` header.
+        max_object_size: The largest streamed chunk or whole reply accepted, in bytes.
+        max_buffer_size: The most body bytes held while waiting for a chunk to complete.
+        max_decompressed_size: The most bytes a compressed body may inflate to.
+        max_error_body_size: How much of an error reply's body is kept to find the
+            server's message in (the rest is read and dropped).
+        max_header_size: The longest status line and header block accepted.
+
+    Raises:
+        LocalProtocolError: A bad host, or a limit that is not positive.
+
+    Attributes:
+        host: The host given.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
+        max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
+        max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
+        max_error_body_size: int = DEFAULT_MAX_ERROR_BODY_SIZE,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+    ) -> None:
+        limits = (
+            max_object_size,
+            max_buffer_size,
+            max_decompressed_size,
+            max_error_body_size,
+            max_header_size,
+        )
+        if any(limit <= 0 for limit in limits):
+            raise LocalProtocolError("every max_..._size must be positive")
+        self.host = host
+        self._host = check_host(host)
+        self._user_agent = _user_agent()
+        self._max_object_size = max_object_size
+        self._max_buffer_size = max_buffer_size
+        self._max_decompressed_size = max_decompressed_size
+        self._max_error_body_size = max_error_body_size
+        self._max_header_size = max_header_size
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
+        self._events: deque[Event] = deque()
+        self._state = _State.IDLE
+        self._error: RemoteProtocolError | None = None
+        self._reuse_refused: str | None = None
+        self._eof = False  # receive_data(b"") was called
+        self._eof_passed = False  # ... and h11 was told
+        self._reset_response(streamed=False)
+
+    def _reset_response(self, *, streamed: bool) -> None:
+        self._streamed = streamed  # the request asked for a stream
+        self._received = 0  # bytes of this response so far, head included
+        self._status = 0
+        self._reason = b""
+        self._retry_after: float | None = None
+        self._content_length: int | None = None
+        self._chunked = False
+        self._body_received = 0  # body bytes as sent, before decompression
+        self._decompressor: BodyDecompressor | None = None
+        self._decoder: ChunkDecoder[ChatCompletionChunk] | ChunkDecoder[ChatCompletion] | None
+        self._decoder = None
+        self._error_body: bytearray | None = None  # an error reply's body, so far
+
+    # -- the public API -----------------------------------------------------------
+
+    @property
+    def reusable(self) -> bool:
+        """True when the next request may be sent on this connection.
+
+        That is: the previous reply was read to :class:`~purai_proto.StreamEnded` (or
+        none was sent yet), neither side asked to close (``Connection: close``,
+        HTTP/1.0, a body delimited by closing), no error was reported or raised, and
+        the server has neither closed the connection nor sent bytes no request asked
+        for. A reply the caller stopped reading halfway leaves the connection not
+        reusable: the rest of its body would be taken for the next reply.
+        """
+        return self._why_not_reusable() is None
+
+    def send_request(
+        self,
+        request: ChatRequest,
+        *,
+        path: str = DEFAULT_PATH,
+        api_key: str | None = None,
+        headers: HeadersArg | None = None,
+    ) -> bytes:
+        """Start a ``POST`` of ``request`` and return the bytes to send.
+
+        After a reply ended with :class:`~purai_proto.StreamEnded`, this starts the
+        next cycle on the same connection (see :meth:`start_next_cycle`).
+
+        Args:
+            request: The request; encoded by msgspec, fields left unset are left out.
+                When its ``stream`` is true, the reply is read as chunks.
+            path: The request target: ``/openai/chat/completions`` (the default),
+                ``/third-party/chat/completions``, OpenAI's ``/v1/chat/completions``,
+                with a query string if wanted.
+            api_key: Sent as ``Authorization: Bearer <api_key>`` when given.
+            headers: Extra header fields, as a mapping or ``(name, value)`` pairs; one
+                named like a default field (``User-Agent``, ``Accept``...) replaces it.
+
+        Returns:
+            The whole request: head and body.
+
+        Raises:
+            LocalProtocolError: A request is already in progress, the connection cannot
+                be reused, or a header value (the API key, an extra header) holds CR, LF
+                or another control character, or a header is otherwise invalid.
+                Nothing is sent then.
+        """
+        if self._state in (_State.AWAITING_RESPONSE, _State.RECEIVING_BODY):
+            raise LocalProtocolError(
+                f"cannot send a request while the connection is {self._state.value}; "
+                "it cannot be reused unless that reply is read to StreamEnded"
+            )
+        self.start_next_cycle()
+        target, fields, body = request_head_and_body(
+            request,
+            host=self._host,
+            path=path,
+            api_key=api_key,
+            headers=headers,
+            user_agent=self._user_agent,
+        )
+        try:
+            # Building the event validates every field before any state changes.
+            head = h11.Request(method=b"POST", target=target, headers=fields)
+        except h11.LocalProtocolError as exc:  # pragma: no cover - checked before
+            raise LocalProtocolError(f"invalid request: {exc}") from None
+        try:
+            data = (
+                self._h11.send(head)
+                + self._h11.send(h11.Data(data=body))
+                + self._h11.send(h11.EndOfMessage())
+            )
+        except h11.LocalProtocolError as exc:  # pragma: no cover - the state was checked
+            raise LocalProtocolError(f"cannot send the request: {exc}") from None
+        self._reset_response(streamed=getattr(request, "stream", None) is True)
+        self._state = _State.AWAITING_RESPONSE
+        return data
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Pass bytes read from the connection; ``b""`` means the server closed it.
+
+        Only buffers: call :meth:`next_event` to get what the bytes complete.
+
+        Args:
+            data: The bytes, as read, cut anywhere; ``b""`` at EOF.
+
+        Raises:
+            LocalProtocolError: Data after EOF was passed.
+        """
+        if not data:
+            self._eof = True
+            return
+        if self._eof:
+            raise LocalProtocolError("receive_data() got data after EOF (b'') was passed")
+        self._received += len(data)
+        self._h11.receive_data(data if isinstance(data, bytes) else bytes(data))
+
+    def next_event(self) -> Event | NeedData:
+        """The next event, or :data:`~purai_proto.NEED_DATA` when more bytes are needed.
+
+        Returns:
+            :class:`~purai_proto.ResponseStarted`, then
+            :class:`~purai_proto.ChunkReceived` events or one
+            :class:`~purai_proto.CompletionReceived`,
+            :class:`~purai_proto.ErrorReceived` where the server reported an error, and
+            :class:`~purai_proto.StreamEnded` last.
+
+        Raises:
+            RemoteProtocolError: The server's bytes break HTTP or the body's framing,
+                exceed a limit, or stop early (EOF before the headers, inside a
+                ``Content-Length`` or chunked body, or inside an object). Events
+                completed before the problem are returned first; once raised, every
+                later call raises it again.
+            LocalProtocolError: No request is in progress (none was sent, or the reply
+                has already ended).
+        """
+        events = self._events
+        if events:
+            return events.popleft()
+        if self._error is not None:
+            raise self._error
+        if self._state not in (_State.AWAITING_RESPONSE, _State.RECEIVING_BODY):
+            raise LocalProtocolError(
+                "next_event() called with no reply in progress"
+                if self._state is _State.IDLE
+                else "the reply has ended; send the next request first"
+            )
+        try:
+            self._pull()
+        except RemoteProtocolError as exc:
+            self._fail(exc)
+            if not events:
+                raise
+        return events.popleft() if events else NEED_DATA
+
+    def start_next_cycle(self) -> None:
+        """Make the connection ready for the next request.
+
+        :meth:`send_request` does this by itself; call it to check early.
+
+        Raises:
+            LocalProtocolError: The connection is not :attr:`reusable` (the message
+                says why).
+        """
+        self._check_reusable()
+        if self._state is _State.DONE:
+            self._h11.start_next_cycle()
+            self._state = _State.IDLE
+
+    # -- reading the reply --------------------------------------------------------
+
+    def _pull(self) -> None:
+        """Run h11 until an event is queued or it needs data."""
+        conn = self._h11
+        events = self._events
+        while not events:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise self._h11_error(exc) from None
+            if isinstance(event, h11.Data):
+                self._on_body(event.data)
+            elif event is h11.NEED_DATA:
+                self._raise_pending()
+                if not self._eof or self._eof_passed:
+                    return
+                # Everything before EOF is parsed: tell h11 now (see the module doc).
+                self._eof_passed = True
+                conn.receive_data(b"")
+            elif isinstance(event, h11.Response):
+                self._on_response(event)
+            elif isinstance(event, h11.EndOfMessage):
+                self._on_end()
+            elif isinstance(event, h11.InformationalResponse):
+                continue  # 1xx: the final response follows (RFC 9110, section 15.2)
+            else:  # pragma: no cover - ConnectionClosed, PAUSED: not while a reply is due
+                raise RemoteProtocolError(f"unexpected {event!r} while reading the reply")
+
+    def _on_response(self, response: h11.Response) -> None:
+        status = response.status_code
+        headers = tuple(response.headers)
+        self._status = status
+        self._reason = bytes(response.reason)
+        self._events.append(ResponseStarted(status=status, headers=headers, reason=self._reason))
+        self._state = _State.RECEIVING_BODY
+        media_type = b""
+        encodings: list[bytes] = []
+        retry_after = date = None
+        for name, value in headers:
+            if name == b"content-type":
+                media_type = value.partition(b";")[0].strip().lower()
+            elif name == b"content-encoding":
+                encodings.append(value)
+            elif name == b"content-length":
+                self._content_length = int(value)  # h11 has checked it is a number
+            elif name == b"transfer-encoding":
+                self._chunked = True  # h11 accepts no coding but chunked
+            elif name == b"retry-after":
+                retry_after = value
+            elif name == b"date":
+                date = value
+        if retry_after is not None:
+            self._retry_after = parse_retry_after(retry_after, date)
+        self._decompressor = decompressor_for(encodings, self._max_decompressed_size)
+        if not 200 <= status < 300:
+            self._error_body = bytearray()
+            return
+        framing: Framing
+        if media_type == b"text/event-stream":
+            framing = "sse"
+        elif media_type in _NDJSON_TYPES:
+            framing = "ndjson"
+        elif self._streamed:
+            # PurAI's {...}{...} comes under any type (or none): tell from the bytes.
+            framing = "auto"
+        else:
+            self._decoder = ChunkDecoder(
+                ChatCompletion,
+                "concatenated",
+                max_object_size=self._max_object_size,
+                max_buffer_size=self._max_buffer_size,
+            )
+            return
+        self._decoder = ChunkDecoder(
+            framing=framing,
+            max_object_size=self._max_object_size,
+            max_buffer_size=self._max_buffer_size,
+        )
+
+    def _on_body(self, data: bytes | bytearray) -> None:
+        self._body_received += len(data)
+        if self._decompressor is not None:
+            data = self._decompressor.decompress(data)
+        decoder = self._decoder
+        if decoder is not None:
+            items = decoder.feed(data)
+            if items:
+                self._queue(items)
+        else:
+            self._keep_error_body(data)
+
+    def _queue(self, items: Sequence[ChatCompletionChunk | ChatCompletion | ErrorBody]) -> None:
+        append = self._events.append
+        for item in items:
+            if isinstance(item, ChatCompletionChunk):  # the hot path: one test per chunk
+                append(ChunkReceived(chunk=item))
+            elif isinstance(item, ChatCompletion):
+                append(CompletionReceived(completion=item))
+            else:
+                self._queue_error(error_from_object(item, self._status, self._retry_after))
+
+    def _queue_error(self, event: ErrorReceived) -> None:
+        self._events.append(event)
+        # After an error the server's state is unknown (PurAI cuts its providers
+        # short); a fresh connection is the safe choice for the next request.
+        self._reuse_refused = "the server reported an error on it"
+
+    def _keep_error_body(self, data: bytes | bytearray) -> None:
+        body = self._error_body
+        assert body is not None
+        room = self._max_error_body_size - len(body)
+        if room > 0:
+            body += data[:room]
+
+    def _raise_pending(self) -> None:
+        """Raise an error the decompressor or the decoder holds back.
+
+        Both return what they decoded before a problem and keep the error for their
+        next call; this is that call, made once the events before it are queued and
+        no more bytes are at hand.
+        """
+        if self._decompressor is not None:
+            self._decompressor.decompress(b"")
+        if self._decoder is not None:
+            # No bytes complete no object: the result is always empty.
+            self._decoder.feed(b"")
+
+    def _on_end(self) -> None:
+        self._raise_pending()
+        if self._decompressor is not None:
+            self._decompressor.finish()
+        decoder = self._decoder
+        if decoder is not None:
+            try:
+                items = decoder.close()
+            except RemoteProtocolError as exc:
+                cause = "the server closed the connection" if self._eof_passed else "the body ended"
+                raise RemoteProtocolError(f"{cause}: {exc.reason}", offset=exc.offset) from None
+            if items:
+                self._queue(items)
+        elif self._error_body is not None:
+            self._queue_error_reply()
+        self._events.append(StreamEnded())
+        self._state = _State.DONE
+
+    def _queue_error_reply(self) -> None:
+        body = self._error_body
+        assert body is not None
+        self._error_body = None  # reported once, even if the body was cut short
+        self._queue_error(
+            error_from_reply(self._status, self._reason, bytes(body), self._retry_after)
+        )
+
+    # -- failures -----------------------------------------------------------------
+
+    def _fail(self, exc: RemoteProtocolError) -> None:
+        if self._error_body is not None and self._state is _State.RECEIVING_BODY:
+            # An error reply cut short still says what the error was: report it
+            # before the error about the cut.
+            self._queue_error_reply()
+        self._error = exc
+        self._state = _State.FAILED
+
+    def _h11_error(self, exc: h11.RemoteProtocolError) -> RemoteProtocolError:
+        """Our error for h11's: saying what EOF cut, when EOF caused it."""
+        if exc.error_status_hint == 431:  # h11's "Receive buffer too long"
+            return RemoteProtocolError(
+                "the response's status line and headers exceed max_header_size "
+                f"({self._max_header_size} bytes)"
+            )
+        if not self._eof_passed:
+            return RemoteProtocolError(f"invalid HTTP response: {exc}")
+        received = self._received
+        if self._state is _State.AWAITING_RESPONSE:
+            if received == 0:
+                reason = "the server closed the connection without sending a response"
+            else:
+                reason = (
+                    "the server closed the connection before the response headers were "
+                    f"complete, after {received} bytes"
+                )
+        elif self._content_length is not None:
+            reason = (
+                f"the server closed the connection after {self._body_received} of the "
+                f"{self._content_length} body bytes announced by Content-Length"
+            )
+        elif self._chunked:
+            reason = (
+                "the server closed the connection in the middle of the chunked body, "
+                f"after {self._body_received} bytes of body data"
+            )
+        else:  # pragma: no cover - h11 raises on EOF only in the cases above
+            reason = f"the server closed the connection early: {exc}"
+        return RemoteProtocolError(reason, offset=received)
+
+    def _check_reusable(self) -> None:
+        reason = self._why_not_reusable()
+        if reason is not None:
+            raise LocalProtocolError(f"the connection cannot be reused: {reason}")
+
+    def _why_not_reusable(self) -> str | None:
+        state = self._state
+        if state is _State.FAILED:
+            return f"it failed ({self._error})"
+        if state is _State.AWAITING_RESPONSE or state is _State.RECEIVING_BODY:
+            return "a reply is in progress, and must be read to StreamEnded first"
+        if self._reuse_refused is not None:
+            return self._reuse_refused
+        if self._eof:
+            return "the server closed it"
+        if self._h11.trailing_data[0]:
+            return "the server sent bytes that no request asked for"
+        if state is _State.DONE and not (
+            self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE
+        ):
+            return "the reply or the request asked to close it (Connection: close, HTTP/1.0)"
+        return None

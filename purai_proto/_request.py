@@ -1,0 +1,163 @@
+"""What a chat-completion request looks like on the wire: its headers and its body.
+
+Every value that ends up in the request head is checked here, before any byte is
+produced: a CRLF or LF in a header value (an API key pasted with its newline, a header
+taken from user input) would end the header line early and let the rest of the value
+become headers of its own (RFC 9112, section 2.2: a recipient may take a bare LF for a
+line end). RFC 9110, section 5.5, calls CR, LF and NUL in a field value "invalid and
+dangerous", and the other control characters invalid. Values with any of them are
+refused with :class:`~purai_proto.LocalProtocolError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+from ._errors import LocalProtocolError
+from ._models import ChatRequest
+
+__all__ = ["DEFAULT_PATH", "HeadersArg", "check_host", "request_head_and_body"]
+
+#: The path ``send_request`` posts to when given none: PurAI's OpenAI-model endpoint.
+DEFAULT_PATH = "/openai/chat/completions"
+
+HeadersArg = Mapping[str, str | bytes] | Iterable[tuple[str | bytes, str | bytes]]
+
+_ENCODER = msgspec.json.Encoder()
+# CR and LF end a line (RFC 9112, section 2.2), and no control character but HTAB may
+# appear in a field value (RFC 9110, section 5.5). h11 lets the others through.
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110, section 5.6.2
+_PATH = re.compile(rb"/[\x21-\x7e]*")  # origin-form, no spaces or controls
+# The body's framing is this connection's business, not the caller's.
+_FRAMING_FIELDS = (b"content-length", b"transfer-encoding")
+
+
+def _ascii(value: str | bytes, what: str) -> bytes:
+    if isinstance(value, str):
+        try:
+            return value.encode("ascii")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(f"{what} is not ASCII; encode it first") from None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise LocalProtocolError(f"{what} must be str or bytes, not {type(value).__name__}")
+
+
+def _field_value(value: str | bytes, what: str) -> bytes:
+    raw = _ascii(value, what)
+    if _CONTROL.search(raw):
+        # The value itself is not quoted: it may be a secret.
+        raise LocalProtocolError(
+            f"{what} contains CR, LF or another control character, which could inject "
+            "header lines; the request was not sent"
+        )
+    return raw.strip(b" \t")
+
+
+def _field_name(name: str | bytes) -> bytes:
+    raw = _ascii(name, "a header name")
+    if not _TOKEN.fullmatch(raw):
+        raise LocalProtocolError(f"invalid header name {raw!r}; the request was not sent")
+    return raw
+
+
+def check_host(host: str) -> bytes:
+    """The ``Host`` value for ``host``, checked.
+
+    Args:
+        host: ``name`` or ``name:port``.
+
+    Returns:
+        The value as bytes.
+
+    Raises:
+        LocalProtocolError: An empty host, or one with CR, LF or another control
+            character in it.
+    """
+    raw = _field_value(host, "the host")
+    if not raw:
+        raise LocalProtocolError("the host is empty")
+    return raw
+
+
+def request_head_and_body(
+    request: ChatRequest,
+    *,
+    host: bytes,
+    path: str,
+    api_key: str | None,
+    headers: HeadersArg | None,
+    user_agent: bytes,
+) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]:
+    """The target, header fields and body of ``POST path``.
+
+    Args:
+        request: The request body.
+        host: The ``Host`` value, already checked.
+        path: The request target, in origin form (``/path?query``).
+        api_key: Sent as ``Authorization: Bearer <api_key>`` when given.
+        headers: Extra header fields; one with the name of a default field replaces it.
+        user_agent: The default ``User-Agent`` value.
+
+    Returns:
+        ``(target, fields, body)``.
+
+    Raises:
+        LocalProtocolError: A value with CR, LF or another control character, a header
+            that is not ASCII, a
+            framing header (``Content-Length``, ``Transfer-Encoding``) among
+            ``headers``, a bad path, or a request msgspec cannot encode.
+    """
+    target = _ascii(path, "the path")
+    if not _PATH.fullmatch(target):
+        raise LocalProtocolError(
+            f"the path must start with '/' and hold no spaces or control characters: {path!r}"
+        )
+    try:
+        body = _ENCODER.encode(request)
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        raise LocalProtocolError(f"cannot encode the request: {exc}") from None
+    streamed = getattr(request, "stream", None) is True
+    fields: dict[bytes, tuple[bytes, bytes]] = {
+        b"host": (b"Host", host),
+        b"user-agent": (b"User-Agent", user_agent),
+        b"accept": (
+            b"Accept",
+            b"text/event-stream, application/x-ndjson, application/json"
+            if streamed
+            else b"application/json",
+        ),
+        b"accept-encoding": (b"Accept-Encoding", b"gzip, deflate"),
+        b"content-type": (b"Content-Type", b"application/json"),
+    }
+    if api_key is not None:
+        key = _field_value(api_key, "the API key")
+        fields[b"authorization"] = (b"Authorization", b"Bearer " + key)
+    extra: list[tuple[bytes, bytes]] = []
+    if headers is not None:
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        for item in items:
+            try:
+                name, value = item
+            except (TypeError, ValueError):
+                raise LocalProtocolError(
+                    f"headers must be a mapping or (name, value) pairs, not {item!r}"
+                ) from None
+            raw_name = _field_name(name)
+            lower = raw_name.lower()
+            if lower in _FRAMING_FIELDS:
+                raise LocalProtocolError(
+                    f"{raw_name.decode()} is set by the connection from the body; "
+                    "it cannot be given in headers"
+                )
+            raw_value = _field_value(value, f"the value of header {raw_name.decode()}")
+            if lower in fields:
+                fields[lower] = (raw_name, raw_value)
+            else:
+                extra.append((raw_name, raw_value))
+    head = [*fields.values(), *extra, (b"Content-Length", str(len(body)).encode())]
+    return target, head, body
