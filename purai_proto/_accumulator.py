@@ -208,7 +208,8 @@ class StreamAccumulator:
             parts = choices.get(choice.index)
             if parts is None:
                 parts = choices[choice.index] = _ChoiceParts()
-            delta = choice.delta
+            # A whole reply sent to a streamed request carries a message, not a delta.
+            delta = choice.delta if choice.message is None else choice.message
             if delta.content:
                 parts.content.append(delta.content)
             if delta.role and parts.role is None:

@@ -199,10 +199,16 @@ class _Framing:
     caller returns those values and raises the error on its next call.
     """
 
+    _base = 0  # stream offset of the first byte the framing holds
+
     @property
     def done(self) -> bool:
         """True once the body has said that it is complete."""
         return False
+
+    def skip(self, n: int) -> None:
+        """Count ``n`` bytes that came before the first one fed (a byte order mark)."""
+        self._base += n
 
     def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         raise NotImplementedError
@@ -565,6 +571,9 @@ class _SseFraming(_Framing):
     def _lines(self, block: bytes, out: list[Any]) -> None:
         offset = self._base  # stream offset of the current line
         self._base += len(block)
+        if offset == 0 and block.startswith(_BOM):  # the format says: ignore it
+            block = block[len(_BOM) :]
+            offset = len(_BOM)
         # Events decoded from this block and their payloads, handed out together so
         # that looking for error objects costs one call per block, not per event.
         values: list[Any] = []
@@ -633,7 +642,15 @@ def _error_from_payload(payload: bytes) -> ErrorBody:
 
 # --- the decoder --------------------------------------------------------------------
 
-_SSE_STARTS = frozenset(b":deir")  # ":" comment, "data", "event", "id", "retry"
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some servers put first
+# A server-sent event stream starts with a comment or a field the format defines.
+_SSE_START = re.compile(rb"(?::|(?:data|event|id|retry)[:\r\n])")
+_SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:")
+
+
+def _could_be_sse(head: bytes | bytearray) -> bool:
+    """Whether ``head`` is the start of an SSE field name, so more bytes can tell."""
+    return any(field.startswith(head) for field in _SSE_FIELDS)
 
 
 class ChunkDecoder(Generic[T]):
@@ -729,7 +746,8 @@ class ChunkDecoder(Generic[T]):
         """Add bytes of the body; return every object they completed, in order.
 
         Args:
-            data: The next bytes, of any length (``b""`` is allowed and does nothing).
+            data: The next bytes, of any length. ``b""`` adds nothing, but raises an
+                error the previous call held back, like any call.
 
         Returns:
             The decoded objects, and an :class:`ErrorBody` where the server sent an
@@ -746,7 +764,7 @@ class ChunkDecoder(Generic[T]):
             framing = self._before_feed(data)
             if framing is None:
                 return []
-            data, self._head = self._head, bytearray()
+            data, self._head = self._head, bytearray()  # the bytes _detect() looked at
         out: list[Any] = []
         try:
             framing.feed(data, out)
@@ -801,27 +819,38 @@ class ChunkDecoder(Generic[T]):
         return self._detect(data)
 
     def _detect(self, data: bytes | bytearray | memoryview) -> _Framing | None:
+        """Tell the framing from the first bytes; None while they cannot tell yet."""
         head = self._head
         head += data
-        stripped = head.lstrip()
-        if not stripped:
+        bom = len(_BOM) if head.startswith(_BOM) else 0
+        if not bom and _BOM.startswith(head):
+            return None  # perhaps the start of a byte order mark
+        stripped = head[bom:].lstrip()
+        start = len(head) - len(stripped)
+        if not stripped or (_could_be_sse(stripped) and _SSE_START.match(stripped) is None):
             if len(head) > self._limits.max_buffer:
-                raise RemoteProtocolError("only whitespace so far", offset=len(head))
+                raise RemoteProtocolError(
+                    f"{len(head)} bytes without telling the framing", offset=start
+                )
             return None
         first = stripped[0]
         if first == _OPEN_BRACE:
-            name = "concatenated"
+            name: Framing = "concatenated"
         elif first == 0x5B:
             name = "json-array"
-        elif first in _SSE_STARTS:
+        elif _SSE_START.match(stripped):
             name = "sse"
         else:
             error = RemoteProtocolError(
                 f"cannot tell the framing from the first bytes {bytes(stripped[:16])!r}: "
-                "expected '{', '[' or a server-sent event",
-                offset=len(head) - len(stripped),
+                "expected '{', '[' or a server-sent event field (data:, event:, ...)",
+                offset=start,
             )
             self._error = error
             raise error
         self._framing = self._make(name)
+        # Feed the framing what came so far, without the byte order mark (its offsets
+        # still count from the stream's first byte).
+        self._framing.skip(bom)
+        self._head = head[bom:]
         return self._framing

@@ -159,12 +159,18 @@ class Delta(_Response):
 
 
 class ChunkChoice(_Response):
-    """One choice of a streamed chunk."""
+    """One choice of a streamed chunk.
+
+    ``message`` is set only when a server answered a streamed request with a whole,
+    non-streamed reply: the chunk then carries everything at once, and its text and
+    :class:`~purai_proto.StreamAccumulator` read ``message`` instead of ``delta``.
+    """
 
     index: int = 0
     delta: Delta = msgspec.field(default_factory=Delta)
     finish_reason: str | None = None
     logprobs: Any = None
+    message: Message | None = None
 
 
 class ChatCompletionChunk(_Response):
@@ -198,6 +204,8 @@ class ChatCompletionChunk(_Response):
         """The text this chunk adds to the first choice (index 0); ``""`` if none."""
         for choice in self.choices:
             if choice.index == 0:
+                if choice.message is not None:
+                    return choice.message.content or ""
                 return choice.delta.content or ""
         return ""
 

@@ -316,3 +316,18 @@ def test_long_text_in_many_pieces(pieces: int) -> None:
     step = max(1, len(text) // pieces)
     chunks = [chunk(choice({"content": text[i : i + step]})) for i in range(0, len(text), step)]
     assert StreamAccumulator(chunks).completion().text == text
+
+
+def test_whole_reply_to_a_streamed_request_accumulates_its_message() -> None:
+    # Some servers ignore "stream": true and send one non-streamed reply; read as a
+    # chunk, its text is in choices[].message, not in a delta.
+    chunk = msgspec.json.decode(
+        b'{"object": "chat.completion", "choices": [{"index": 0, "message": {"role":'
+        b' "assistant", "content": "Whole."}, "finish_reason": "stop"}]}',
+        type=ChatCompletionChunk,
+    )
+    assert chunk.text == "Whole."
+    completion = StreamAccumulator([chunk]).completion()
+    assert completion.text == "Whole."
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.choices[0].message.role == "assistant"

@@ -576,3 +576,35 @@ def test_auto_waits_through_leading_whitespace() -> None:
     assert decoder.feed(b"  \r\n") == []
     assert decoder.feed(b' {"a": 1}') == [{"a": 1}]
     assert decoder.framing == "auto"
+
+
+@pytest.mark.parametrize("body", [b"internal server error", b"ready", b"error: boom", b"idle"])
+def test_auto_does_not_take_plain_text_for_sse(body: bytes) -> None:
+    out, error = failure([body])
+    assert out == []
+    assert "cannot tell the framing" in str(error)
+    assert error.offset == 0
+
+
+@pytest.mark.parametrize("start", [b"d", b"dat", b"data", b"ev", b"i", b"ret"])
+def test_auto_waits_while_the_start_could_still_be_an_sse_field(start: bytes) -> None:
+    decoder = ChunkDecoder()
+    assert decoder.feed(start) == []
+    assert decoder.framing == "auto"
+
+
+def test_byte_order_mark_is_skipped_and_offsets_count_it() -> None:
+    bom = b"\xef\xbb\xbf"
+    for data in (bom + SEED, bom + sse(chunk("a"), chunk("b"))):
+        assert "".join(c.text for c in decode_every_way(data)) in ("AI language model.", "ab")
+    assert [c.text for c in decode_every_way(bom + sse(chunk("a")), framing="sse")] == ["a"]
+    out, error = failure([bom + b'{"a": 1}x{}'], Any)
+    assert out == [{"a": 1}]
+    assert error.offset == 3 + 8
+
+
+def test_feed_of_nothing_raises_a_held_back_error() -> None:
+    decoder = ChunkDecoder(Any)
+    assert decoder.feed(b'{"a": 1}x{}') == [{"a": 1}]
+    with pytest.raises(RemoteProtocolError):
+        decoder.feed(b"")
