@@ -1,4 +1,44 @@
 """purai_transports: thin drivers that move bytes between sockets and purai_proto.
 
-Every protocol decision lives in :mod:`purai_proto`; the modules here only do I/O.
+Every protocol decision lives in :mod:`purai_proto`, and the client logic (pool,
+retries, timeouts) exists once, in :mod:`purai_transports._exchange`. The clients:
+
+* :class:`purai_transports.blocking.Client`: blocking, on stdlib ``socket``/``ssl``;
+* :class:`purai_transports.anyio.AsyncClient`: async, on anyio (asyncio or trio);
+* :class:`purai_transports.trio.TrioClient`: async, on native trio streams.
+
+They raise only the exceptions below (and :class:`purai_proto.LocalProtocolError`
+for misuse): never ``OSError``, ``ssl.SSLError``, ``anyio.*`` or ``trio.*``.
 """
+
+from ._config import Timeout
+from ._exceptions import (
+    APIStatusError,
+    ChunkTimeout,
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    ReadTimeout,
+    RemoteProtocolError,
+    StreamError,
+    TimeoutException,
+    TotalTimeout,
+    TransportError,
+    WriteTimeout,
+)
+
+__all__ = [
+    "APIStatusError",
+    "ChunkTimeout",
+    "ConnectError",
+    "ConnectTimeout",
+    "NetworkError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "StreamError",
+    "Timeout",
+    "TimeoutException",
+    "TotalTimeout",
+    "TransportError",
+    "WriteTimeout",
+]

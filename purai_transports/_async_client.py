@@ -1,0 +1,215 @@
+"""The async client, once, for the anyio and the trio backends.
+
+:class:`~purai_transports.anyio.AsyncClient` and
+:class:`~purai_transports.trio.TrioClient` are this class with a backend; the logic is
+in :mod:`purai_transports._exchange` and the loop in :mod:`purai_transports._runners`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from types import TracebackType
+from typing import Any, Protocol
+
+from purai_proto import ChatCompletion, ChatCompletionChunk, ChatRequest, LocalProtocolError
+
+from ._config import Timeout
+from ._exchange import ClientCore, Exchange
+from ._request_path import DEFAULT_PATH, default_base_url
+from ._runners import AsyncBackend, AsyncRun
+
+__all__ = ["AsyncChunkStream", "AsyncClientBase"]
+
+
+class _Slots(Protocol):
+    """A semaphore: anyio's or trio's."""
+
+    def acquire(self) -> Awaitable[None]: ...
+    def release(self) -> None: ...
+
+
+class AsyncChunkStream:
+    """A reply being streamed: ``async for`` it for
+    :class:`~purai_proto.ChatCompletionChunk`.
+
+    Use it as an async context manager, so that leaving early (``break``, an
+    exception, cancellation) closes its connection.
+    """
+
+    def __init__(self, run: AsyncRun, slots: _Slots) -> None:
+        self._run = run
+        self._exchange: Exchange = run.exchange
+        self._slots = slots
+        self._holding = False  # one of the client's max_connections slots
+
+    async def __aenter__(self) -> AsyncChunkStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncChunkStream:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        if not self._holding and not self._run.finished:
+            await self._slots.acquire()
+            self._holding = True
+        try:
+            return await self._run.__anext__()
+        except BaseException:  # the end (StopAsyncIteration) too
+            self._release()
+            raise
+
+    @property
+    def completion(self) -> ChatCompletion:
+        """The reply so far, folded into one :class:`~purai_proto.ChatCompletion`; the
+        whole reply once the iteration ended."""
+        exchange = self._exchange
+        return exchange.completion or exchange.accumulator.completion()
+
+    @property
+    def text(self) -> str:
+        """The text of the first choice so far."""
+        return self.completion.text
+
+    async def aclose(self) -> None:
+        """Stop reading; closes the connection unless the reply was read to its end."""
+        try:
+            await self._run.aclose()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._holding:
+            self._holding = False
+            self._slots.release()
+
+
+class AsyncClientBase:
+    """An async client for a PurAI or OpenAI-compatible server.
+
+    Args:
+        base_url: ``http[s]://host[:port][/prefix]``; defaults to the
+            ``PURAI_BASE_URL`` environment variable.
+        api_key: Sent as ``Authorization: Bearer``; defaults to ``PURAI_API_KEY``.
+        timeout: A :class:`~purai_transports.Timeout`, or one number of seconds for
+            connecting, each read, each write and the gap between chunks.
+        max_retries: Retries of a failed connection or a 429/502/503/504 reply
+            (never once a stream began).
+        headers: Extra header fields sent with every request.
+        verify: TLS verification: ``True`` (the system's trust store), ``False``
+            (none; only for tests), or an ``ssl.SSLContext``.
+        max_connections: Most requests in flight at once; more wait for a slot.
+        max_keepalive: Idle connections kept for reuse.
+        keepalive_expiry: Seconds an idle connection is kept.
+
+    Raises:
+        LocalProtocolError: A bad argument.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        verify: Any = True,
+        max_connections: int = 100,
+        max_keepalive: int = 10,
+        keepalive_expiry: float = 5.0,
+    ) -> None:
+        if max_connections < 1:
+            raise LocalProtocolError("max_connections must be at least 1")
+        self._core = ClientCore(
+            default_base_url(base_url),
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=headers,
+            max_keepalive=max_keepalive,
+            keepalive_expiry=keepalive_expiry,
+        )
+        self._backend = self._make_backend(verify)
+        self._slots = self._make_slots(max_connections)
+
+    def _make_backend(self, verify: Any) -> AsyncBackend:
+        raise NotImplementedError
+
+    def _make_slots(self, n: int) -> _Slots:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return repr(self._core)
+
+    async def __aenter__(self) -> AsyncClientBase:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def stream(
+        self,
+        request: ChatRequest | None = None,
+        *,
+        path: str = DEFAULT_PATH,
+        headers: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> AsyncChunkStream:
+        """Send a request with ``stream`` true; return its reply as an
+        :class:`AsyncChunkStream` (``async with client.stream(...) as s: async for
+        chunk in s``).
+
+        Args:
+            request: A :class:`~purai_proto.ChatRequest`; fields given as keywords
+                replace its own.
+            path: The endpoint, after the base URL's path.
+            headers: Extra header fields for this request.
+            **fields: Request fields (``model``, ``messages`` as
+                :class:`~purai_proto.Message` objects or dicts, ``temperature``...).
+
+        Raises:
+            LocalProtocolError: An unknown or invalid field, or the client is closed.
+
+        The request is sent when iteration starts; iterating raises the errors
+        :meth:`purai_transports.blocking.Client.stream` describes.
+        """
+        exchange = self._core.exchange(request, fields, path=path, stream=True, headers=headers)
+        return AsyncChunkStream(AsyncRun(exchange, self._backend), self._slots)
+
+    async def complete(
+        self,
+        request: ChatRequest | None = None,
+        *,
+        path: str = DEFAULT_PATH,
+        headers: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> ChatCompletion:
+        """Send a request and return the whole reply.
+
+        ``stream`` is false unless given; a streamed reply is accumulated. Arguments
+        and errors are as for :meth:`stream`.
+        """
+        exchange = self._core.exchange(request, fields, path=path, stream=False, headers=headers)
+        async with AsyncChunkStream(AsyncRun(exchange, self._backend), self._slots) as stream:
+            async for _ in stream:
+                pass
+        assert exchange.completion is not None
+        return exchange.completion
+
+    async def aclose(self) -> None:
+        """Close the idle connections; the client cannot be used afterwards."""
+        for connection in self._core.drain():
+            await connection.stream.aclose()

@@ -1,0 +1,108 @@
+"""The exceptions a client raises: one hierarchy under :class:`purai_proto.PuraiError`.
+
+Every backend failure (``OSError``, ``ssl.SSLError``, ``anyio.*``, ``trio.*``,
+``TimeoutError``) is mapped to one of these at one place, the transport's byte stream,
+so that no caller ever has to catch a backend's own types.
+"""
+
+from __future__ import annotations
+
+from purai_proto import ErrorBody, PuraiError, RemoteProtocolError
+
+__all__ = [
+    "APIStatusError",
+    "ChunkTimeout",
+    "ConnectError",
+    "ConnectTimeout",
+    "NetworkError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "StreamError",
+    "TimeoutException",
+    "TotalTimeout",
+    "TransportError",
+    "WriteTimeout",
+]
+
+
+class TransportError(PuraiError):
+    """The network failed: the server could not be reached, or the connection broke."""
+
+
+class ConnectError(TransportError):
+    """No connection could be made (refused, unreachable, DNS, TLS handshake or
+    certificate verification)."""
+
+
+class NetworkError(TransportError):
+    """An established connection broke while sending or receiving (reset, broken pipe)."""
+
+
+class TimeoutException(TransportError):
+    """A time limit ran out. The subclass says which one."""
+
+
+class ConnectTimeout(TimeoutException, ConnectError):
+    """Connecting (including the TLS handshake) took longer than ``Timeout.connect``."""
+
+
+class ReadTimeout(TimeoutException):
+    """No byte arrived for ``Timeout.read`` seconds."""
+
+
+class WriteTimeout(TimeoutException):
+    """Sending the request took longer than ``Timeout.write`` seconds."""
+
+
+class ChunkTimeout(TimeoutException):
+    """No chunk was decoded for ``Timeout.chunk`` seconds, though bytes may have
+    arrived (a server sending only keep-alive comments cannot hang a stream)."""
+
+
+class TotalTimeout(TimeoutException):
+    """The whole request, stream included, took longer than ``Timeout.total``."""
+
+
+class APIStatusError(PuraiError):
+    """The server answered with an HTTP error status.
+
+    Attributes:
+        status: The HTTP status code.
+        message: The server's message, whatever the body's shape.
+        body: The decoded error body, or ``None`` when it was not JSON.
+        retry_after: Seconds the server asked to wait (``Retry-After``), if any.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        body: ErrorBody | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.body = body
+        self.retry_after = retry_after
+        super().__init__(f"HTTP {status}: {message}")
+
+
+class StreamError(PuraiError):
+    """The server sent an error object inside a stream that had begun well.
+
+    Attributes:
+        message: The server's message.
+        body: The error object, decoded.
+        status: The status the error object carried, if any.
+    """
+
+    def __init__(self, message: str, *, body: ErrorBody | None = None) -> None:
+        self.message = message
+        self.body = body
+        self.status = body.status if body is not None else None
+        super().__init__(f"error inside the stream: {message}")
+
+
+# Re-exported so that ``except purai_transports.RemoteProtocolError`` reads naturally.
+RemoteProtocolError = RemoteProtocolError

@@ -1,0 +1,405 @@
+"""The client logic, written once for every transport.
+
+Theory of operation
+-------------------
+A request and its reply are an :class:`Exchange`. Its :meth:`Exchange.run` is a
+generator: it yields an :mod:`~purai_transports._operations` operation whenever it needs
+I/O (connect, write, read, close, sleep) and is sent the result, and it yields each
+decoded chunk for the caller. Blocking, anyio and trio clients differ only in the few
+lines that perform the operations (:mod:`purai_transports._runners`); retries, the
+connection pool, timeouts and the reading of events exist here only.
+
+Every protocol decision is :class:`purai_proto.ClientConnection`'s: this module moves
+its bytes and turns its events into chunks, a completion, or exceptions.
+
+The rules:
+
+* Connections are kept alive and reused: after a reply ends, a connection the
+  protocol calls reusable goes back to the pool (at most ``max_keepalive`` of them,
+  each for at most ``keepalive_expiry`` seconds).
+* An exchange abandoned halfway (``break``, an exception, cancellation) leaves its
+  connection in :attr:`Exchange.connection`; the runner closes it. It never returns to
+  the pool: the rest of its reply would be read as the next one's.
+* Retries: a connection that fails to open, and a ``429``, ``502``, ``503`` or ``504``
+  reply, are retried up to ``max_retries`` times with exponential backoff, waiting
+  at least what ``Retry-After`` asks. Never once a reply's body began to stream.
+  A pooled connection that turns out to be closed by the server before it answered
+  is replaced by a new one at once, without counting as a retry.
+* Timeouts: each read waits at most the nearest of the read limit, the chunk-gap
+  deadline and the total deadline, and the error raised says which one ran out.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import msgspec
+
+from purai_proto import (
+    NEED_DATA,
+    ChatCompletion,
+    ChatRequest,
+    ChunkReceived,
+    ClientConnection,
+    CompletionReceived,
+    ErrorReceived,
+    LocalProtocolError,
+    Message,
+    ResponseStarted,
+    StreamAccumulator,
+    StreamEnded,
+)
+
+from ._config import Origin, Timeout
+from ._exceptions import (
+    APIStatusError,
+    ChunkTimeout,
+    ConnectError,
+    NetworkError,
+    ReadTimeout,
+    RemoteProtocolError,
+    StreamError,
+    TimeoutException,
+    TotalTimeout,
+    TransportError,
+)
+from ._operations import Close, Connect, Read, Sleep, Write
+
+__all__ = ["ClientCore", "Connection", "Exchange"]
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_FIELDS = {f.name: f for f in msgspec.structs.fields(ChatRequest)}
+
+
+class Connection:
+    """A byte stream from a backend and the protocol state that goes with it."""
+
+    __slots__ = ("idle_since", "protocol", "reused", "stream")
+
+    def __init__(self, stream: Any, protocol: ClientConnection) -> None:
+        self.stream = stream
+        self.protocol = protocol
+        self.idle_since = 0.0
+        self.reused = False  # carried an earlier exchange
+
+
+class ClientCore:
+    """What every client shares: its settings and its pool of idle connections.
+
+    Args:
+        base_url: ``http[s]://host[:port][/prefix]``.
+        api_key: Sent as a bearer token; defaults to the ``PURAI_API_KEY`` environment
+            variable.
+        timeout: See :class:`~purai_transports.Timeout`.
+        max_retries: How many times to retry a failed connection or a 429/502/503/504
+            reply before any of its body arrived.
+        headers: Extra header fields for every request.
+        max_keepalive: The most idle connections kept for reuse.
+        keepalive_expiry: Seconds an idle connection is kept.
+        backoff: The first retry's wait in seconds; each further one doubles it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        max_keepalive: int = 10,
+        keepalive_expiry: float = 5.0,
+        backoff: float = 0.5,
+    ) -> None:
+        if max_retries < 0 or max_keepalive < 0 or keepalive_expiry < 0 or backoff < 0:
+            raise LocalProtocolError(
+                "max_retries, max_keepalive, keepalive_expiry and backoff must not be negative"
+            )
+        self.origin = Origin.parse(base_url)
+        self._api_key = api_key if api_key is not None else os.environ.get("PURAI_API_KEY")
+        self.timeout = Timeout() if timeout is None else Timeout.of(timeout)
+        self.max_retries = max_retries
+        self.headers = dict(headers or {})
+        self.max_keepalive = max_keepalive
+        self.keepalive_expiry = keepalive_expiry
+        self.backoff = backoff
+        self.idle: list[Connection] = []
+        self.closed = False
+
+    def __repr__(self) -> str:
+        # Never the API key: reprs end up in logs.
+        key = "set" if self._api_key else "none"
+        return f"<{type(self).__name__} {self.origin} api_key={key}>"
+
+    def exchange(
+        self,
+        request: ChatRequest | None,
+        fields: dict[str, Any],
+        *,
+        path: str,
+        stream: bool,
+        headers: Mapping[str, str] | None = None,
+    ) -> Exchange:
+        """Prepare one request; nothing happens until its ``run()`` is driven."""
+        if self.closed:
+            raise LocalProtocolError("the client is closed")
+        built = build_request(request, fields, stream=stream)
+        extra = {**self.headers, **headers} if headers else self.headers
+        return Exchange(self, built, self.origin.prefix + _check_path(path), extra)
+
+    def take_idle(self, now: float) -> tuple[Connection | None, list[Connection]]:
+        """An idle connection to reuse, if one is fresh, and the expired ones to close."""
+        expired: list[Connection] = []
+        while self.idle:
+            connection = self.idle.pop()
+            if now - connection.idle_since < self.keepalive_expiry:
+                return connection, expired
+            expired.append(connection)
+        return None, expired
+
+    def give_back(self, connection: Connection, now: float) -> bool:
+        """Keep ``connection`` for reuse if there is room; False if it must be closed."""
+        if self.closed or len(self.idle) >= self.max_keepalive:
+            return False
+        connection.idle_since = now
+        connection.reused = True
+        self.idle.append(connection)
+        return True
+
+    def drain(self) -> list[Connection]:
+        """Close the client: every idle connection, for the runner to close."""
+        self.closed = True
+        idle, self.idle = self.idle, []
+        return idle
+
+
+def _check_path(path: str) -> str:
+    if not path.startswith("/"):
+        raise LocalProtocolError(f"path must start with '/', not {path!r}")
+    return path
+
+
+def build_request(
+    request: ChatRequest | None, fields: dict[str, Any], *, stream: bool
+) -> ChatRequest:
+    """A ChatRequest from a request and/or keyword fields (messages may be dicts)."""
+    unknown = sorted(set(fields) - set(_FIELDS))
+    if unknown:
+        raise LocalProtocolError(f"unknown request field(s): {', '.join(unknown)}")
+    if "messages" in fields:
+        fields["messages"] = [
+            m if isinstance(m, Message) else _convert(m, Message) for m in fields["messages"]
+        ]
+    base = request if request is not None else ChatRequest()
+    if "stream" not in fields and (request is None or request.stream is None or stream):
+        fields["stream"] = stream
+    try:
+        built = msgspec.structs.replace(base, **fields)
+        # Validate as the server will see it, so that a bad field fails here, with
+        # the field's name, instead of as a 400 from the server.
+        return msgspec.json.decode(msgspec.json.encode(built), type=ChatRequest)
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise LocalProtocolError(f"invalid request: {exc}") from None
+
+
+def _convert(value: Any, type_: type[Message]) -> Message:
+    try:
+        return msgspec.convert(value, type_)
+    except msgspec.ValidationError as exc:
+        raise LocalProtocolError(f"invalid message {value!r}: {exc}") from None
+
+
+class Exchange:
+    """One request and its reply, as a generator of operations and chunks.
+
+    Attributes:
+        connection: The connection in use, while one is; the runner closes it if the
+            exchange is abandoned before it ends.
+        completion: The whole reply once the exchange ended: the non-streamed reply,
+            or the chunks accumulated.
+        accumulator: The chunks so far, folded.
+    """
+
+    def __init__(
+        self, core: ClientCore, request: ChatRequest, path: str, headers: Mapping[str, str]
+    ) -> None:
+        self.core = core
+        self.request = request
+        self.path = path
+        self.headers = headers
+        self.connection: Connection | None = None
+        self.bytes_read = 0  # from the current connection, for this request
+        self.completion: ChatCompletion | None = None
+        self.accumulator = StreamAccumulator()
+
+    def run(self) -> Generator[Any, Any, None]:
+        """Yield operations (send back their results) and chunks (send back None)."""
+        core = self.core
+        timeout = core.timeout
+        start = time.monotonic()
+        total_deadline = start + timeout.total if timeout.total is not None else None
+        attempt = 0
+        while True:
+            try:
+                status = yield from self._start(total_deadline)
+            except (ConnectError, _Stale) as exc:
+                if isinstance(exc, _Stale):
+                    continue  # a pooled connection the server had closed: not a retry
+                if attempt >= core.max_retries:
+                    raise
+                wait = self._backoff(attempt, None)
+            else:
+                if status.status not in RETRY_STATUSES or attempt >= core.max_retries:
+                    break
+                error = yield from self._error_reply(status, total_deadline)
+                wait = self._backoff(attempt, error.retry_after)
+                if total_deadline is not None and time.monotonic() + wait > total_deadline:
+                    raise _api_error(error)
+            attempt += 1
+            yield Sleep(wait)
+        yield from self._receive(status, total_deadline)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        # Full jitter keeps many clients that failed together from retrying together.
+        wait: float = self.core.backoff * (2**attempt) * (0.5 + random.random() / 2)
+        return max(wait, retry_after) if retry_after is not None else wait
+
+    def _start(self, total_deadline: float | None) -> Generator[Any, Any, ResponseStarted]:
+        """Connect or reuse, send the request, read up to the status line."""
+        core = self.core
+        now = time.monotonic()
+        connection, expired = core.take_idle(now)
+        for old in expired:
+            yield Close(old.stream)
+        if connection is None:
+            timeout = _nearest(core.timeout.connect, total_deadline, now)
+            stream = yield Connect(core.origin, timeout)
+            connection = Connection(stream, ClientConnection(core.origin.host_header))
+        self.connection = connection
+        self.bytes_read = 0
+        protocol = connection.protocol
+        data = protocol.send_request(
+            self.request, path=self.path, api_key=core._api_key, headers=self.headers
+        )
+        try:
+            yield Write(connection.stream, data, core.timeout.write)
+            event = yield from self._next_event(total_deadline, None)
+        except (NetworkError, RemoteProtocolError) as exc:
+            if connection.reused and self.bytes_read == 0:
+                yield from self._discard()
+                raise _Stale from exc
+            raise
+        assert isinstance(event, ResponseStarted)
+        return event
+
+    def _next_event(
+        self, total_deadline: float | None, chunk_deadline: float | None
+    ) -> Generator[Any, Any, Any]:
+        """The next event of the reply, reading as much as that takes."""
+        connection = self.connection
+        assert connection is not None
+        protocol = connection.protocol
+        read_timeout = self.core.timeout.read
+        while True:
+            event = protocol.next_event()
+            if event is not NEED_DATA:
+                return event
+            timeout, on_timeout = _read_limit(read_timeout, chunk_deadline, total_deadline)
+            data = yield Read(connection.stream, timeout, on_timeout)
+            self.bytes_read += len(data)
+            protocol.receive_data(data)
+
+    def _error_reply(
+        self, status: ResponseStarted, total_deadline: float | None
+    ) -> Generator[Any, Any, ErrorReceived]:
+        """Read an error reply to its end; release or close its connection."""
+        error: ErrorReceived | None = None
+        while True:
+            event = yield from self._next_event(total_deadline, None)
+            if isinstance(event, ErrorReceived):
+                error = error or event
+            elif isinstance(event, StreamEnded):
+                break
+        yield from self._release()
+        return error or ErrorReceived(status=status.status, message=status.reason.decode())
+
+    def _receive(
+        self, status: ResponseStarted, total_deadline: float | None
+    ) -> Generator[Any, Any, None]:
+        """Read the reply: yield its chunks, then keep or close the connection."""
+        chunk_timeout = self.core.timeout.chunk
+        chunk_deadline = time.monotonic() + chunk_timeout if chunk_timeout else None
+        add = self.accumulator.add_chunk
+        while True:
+            event = yield from self._next_event(total_deadline, chunk_deadline)
+            if type(event) is ChunkReceived:
+                chunk = event.chunk
+                add(chunk)
+                if chunk_timeout:
+                    chunk_deadline = time.monotonic() + chunk_timeout
+                yield chunk
+            elif type(event) is CompletionReceived:
+                self.completion = event.completion
+            elif type(event) is ErrorReceived:
+                # The reply failed: stop here; its connection is not reused.
+                yield from self._discard()
+                if event.in_stream:
+                    raise StreamError(event.message, body=event.body)
+                raise _api_error(event)
+            elif type(event) is StreamEnded:
+                break
+        if self.completion is None:
+            self.completion = self.accumulator.completion()
+        yield from self._release()
+
+    def _release(self) -> Generator[Any, Any, None]:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        if not (connection.protocol.reusable and self.core.give_back(connection, time.monotonic())):
+            yield Close(connection.stream)
+
+    def _discard(self) -> Generator[Any, Any, None]:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            yield Close(connection.stream)
+
+
+class _Stale(TransportError):
+    """A reused connection was found closed before it answered: try a new one."""
+
+
+def _api_error(event: ErrorReceived) -> APIStatusError:
+    return APIStatusError(
+        event.status, event.message, body=event.body, retry_after=event.retry_after
+    )
+
+
+def _nearest(limit: float | None, deadline: float | None, now: float) -> float | None:
+    if deadline is None:
+        return limit
+    left = max(deadline - now, 0.0)
+    return left if limit is None else min(limit, left)
+
+
+def _read_limit(
+    read: float | None, chunk_deadline: float | None, total_deadline: float | None
+) -> tuple[float | None, type[TimeoutException]]:
+    """How long the next read may wait, and which limit that is."""
+    timeout: float | None = read
+    which: type[TimeoutException] = ReadTimeout
+    if chunk_deadline is not None or total_deadline is not None:
+        now = time.monotonic()
+        if chunk_deadline is not None:
+            left = max(chunk_deadline - now, 0.0)
+            if timeout is None or left < timeout:
+                timeout, which = left, ChunkTimeout
+        if total_deadline is not None:
+            left = max(total_deadline - now, 0.0)
+            if timeout is None or left < timeout:
+                timeout, which = left, TotalTimeout
+    return timeout, which

@@ -1,0 +1,60 @@
+"""The I/O operations the client logic asks its runner to perform.
+
+The client logic (:mod:`purai_transports._exchange`) is written once, as a generator
+that yields these and is sent back their results; a runner performs them with a
+backend: blocking sockets, anyio or trio. A runner also receives, besides operations,
+the chunks it hands to the caller. Failures come back as the library's exceptions,
+thrown into the generator, so the logic's ``try``/``except`` decides about retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ._config import Origin
+from ._exceptions import TimeoutException
+
+__all__ = ["Close", "Connect", "Operation", "Read", "Sleep", "Write"]
+
+
+class Connect(NamedTuple):
+    """Open a connection to ``origin``; the result is the backend's byte stream."""
+
+    origin: Origin
+    timeout: float | None
+
+
+class Write(NamedTuple):
+    """Send all of ``data`` on ``stream``."""
+
+    stream: Any
+    data: bytes
+    timeout: float | None
+
+
+class Read(NamedTuple):
+    """Receive some bytes from ``stream``; ``b""`` at EOF.
+
+    ``on_timeout`` is the exception to raise when ``timeout`` runs out: the logic
+    knows which of its limits (read, chunk gap, total) was the nearest.
+    """
+
+    stream: Any
+    timeout: float | None
+    on_timeout: type[TimeoutException]
+
+
+class Close(NamedTuple):
+    """Close ``stream``; never fails."""
+
+    stream: Any
+
+
+class Sleep(NamedTuple):
+    """Wait ``seconds`` (between retries)."""
+
+    seconds: float
+
+
+Operation = Connect | Write | Read | Close | Sleep
+OPERATIONS = (Connect, Write, Read, Close, Sleep)

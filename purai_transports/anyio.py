@@ -1,0 +1,132 @@
+"""``AsyncClient``: the async client on anyio, for asyncio and trio applications alike.
+
+```python
+from purai_transports.anyio import AsyncClient
+
+async with AsyncClient("http://127.0.0.1:8000") as client:
+    async with client.stream(model="gpt-3.5-turbo", messages=[...]) as s:
+        async for chunk in s:
+            print(chunk.text, end="", flush=True)
+```
+
+The byte stream below is the only place this transport touches anyio's network API,
+and so the one place where anyio's exceptions become the library's own.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import ssl
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from ._async_client import AsyncChunkStream, AsyncClientBase
+from ._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    TimeoutException,
+    WriteTimeout,
+)
+from ._operations import Connect
+from .sockets import READ_SIZE, default_ssl_context
+
+__all__ = ["AnyioBackend", "AnyioStream", "AsyncChunkStream", "AsyncClient"]
+
+_BROKEN = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SSLError)
+
+
+class AnyioStream:
+    """An anyio byte stream that reads and writes with timeouts."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+        self._stream = stream
+
+    async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
+        """Some bytes, or ``b""`` once the server closed its side."""
+        try:
+            if timeout is None:
+                return await self._stream.receive(READ_SIZE)
+            with anyio.fail_after(timeout):
+                return await self._stream.receive(READ_SIZE)
+        except builtins.TimeoutError:
+            raise on_timeout(f"no data for {timeout:.3g} s") from None
+        except anyio.EndOfStream:
+            return b""
+        except _BROKEN as exc:
+            raise NetworkError(f"reading from the server failed: {exc!r}") from None
+
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        """Send all of ``data``."""
+        try:
+            with anyio.fail_after(timeout):
+                await self._stream.send(data)
+        except builtins.TimeoutError:
+            raise WriteTimeout(f"sending took over {timeout:.3g} s") from None
+        except _BROKEN as exc:
+            raise NetworkError(f"sending to the server failed: {exc!r}") from None
+
+    async def aclose(self) -> None:
+        """Close gracefully, shielded from cancellation; never fails."""
+        with anyio.CancelScope(shield=True):
+            with contextlib.suppress(*_BROKEN):
+                await self._stream.aclose()
+
+    async def abort(self) -> None:
+        """Close at once (no TLS goodbye), shielded from cancellation."""
+        with anyio.CancelScope(shield=True):
+            await anyio.aclose_forcefully(self._stream)
+
+
+class AnyioBackend:
+    """Opens :class:`AnyioStream` connections; sleeps with ``anyio.sleep``."""
+
+    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
+        self._ssl_context = default_ssl_context(verify)
+
+    async def connect(self, op: Connect) -> AnyioStream:
+        """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
+        origin = op.origin
+        where = f"{origin.host}:{origin.port}"
+        try:
+            with anyio.fail_after(op.timeout):
+                stream: anyio.abc.ByteStream
+                if origin.tls:
+                    stream = await anyio.connect_tcp(
+                        origin.host,
+                        origin.port,
+                        ssl_context=self._ssl_context,
+                        tls_hostname=origin.host,
+                        # HTTP servers often close without TLS's close_notify; the HTTP
+                        # framing tells a complete reply from a cut one.
+                        tls_standard_compatible=False,
+                    )
+                else:
+                    stream = await anyio.connect_tcp(origin.host, origin.port)
+        except builtins.TimeoutError:
+            raise ConnectTimeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectError(
+                f"the certificate of {where} did not verify: {exc.verify_message}"
+            ) from None
+        except (*_BROKEN, anyio.EndOfStream) as exc:
+            raise ConnectError(f"cannot connect to {where}: {exc!r}") from None
+        return AnyioStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class AsyncClient(AsyncClientBase):
+    __doc__ = AsyncClientBase.__doc__
+
+    def _make_backend(self, verify: Any) -> AnyioBackend:
+        return AnyioBackend(verify)
+
+    def _make_slots(self, n: int) -> anyio.Semaphore:
+        return anyio.Semaphore(n)

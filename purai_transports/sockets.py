@@ -1,0 +1,134 @@
+"""Blocking byte streams on the standard library's ``socket`` and ``ssl``.
+
+The only place where the blocking transport touches the network, and so the one place
+where ``OSError``, ``socket.timeout`` and ``ssl.SSLError`` become the library's own
+exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import time
+
+from ._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    TimeoutException,
+    WriteTimeout,
+)
+from ._operations import Connect
+
+__all__ = ["READ_SIZE", "SocketBackend", "SocketStream", "default_ssl_context"]
+
+#: Bytes asked of the kernel per read: one read usually drains what has arrived.
+READ_SIZE = 65536
+
+
+def default_ssl_context(verify: bool | ssl.SSLContext = True) -> ssl.SSLContext:
+    """The TLS settings for ``verify``: the system's trust store with hostname checks
+    (``True``), no verification at all (``False``), or the context given."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+class SocketStream:
+    """A connected socket (TLS or not) that reads and writes with timeouts."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
+        """Some bytes, or ``b""`` once the server closed its side.
+
+        Raises:
+            TimeoutException: ``on_timeout``, when nothing arrived within ``timeout``.
+            NetworkError: The connection broke.
+        """
+        sock = self._sock
+        try:
+            sock.settimeout(timeout)
+            return sock.recv(READ_SIZE)
+        except TimeoutError:
+            raise on_timeout(f"no data for {timeout:.3g} s") from None
+        except ssl.SSLEOFError:
+            # A TLS peer that closes without close_notify (most HTTP servers do): EOF.
+            # The HTTP framing still tells a complete reply from a truncated one.
+            return b""
+        except (OSError, ValueError) as exc:  # ValueError: the socket was closed
+            raise NetworkError(f"reading from the server failed: {exc}") from None
+
+    def write(self, data: bytes, timeout: float | None) -> None:
+        """Send all of ``data``.
+
+        Raises:
+            WriteTimeout: Sending took longer than ``timeout``.
+            NetworkError: The connection broke.
+        """
+        try:
+            self._sock.settimeout(timeout)
+            self._sock.sendall(data)
+        except TimeoutError:
+            raise WriteTimeout(f"sending took over {timeout:.3g} s") from None
+        except (OSError, ValueError) as exc:
+            raise NetworkError(f"sending to the server failed: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection; never fails."""
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+
+class SocketBackend:
+    """Opens :class:`SocketStream` connections; sleeps with ``time.sleep``."""
+
+    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
+        self._ssl_context = default_ssl_context(verify)
+
+    def connect(self, op: Connect) -> SocketStream:
+        """Connect to ``op.origin`` (IPv4 or IPv6, TLS for https) within ``op.timeout``.
+
+        Raises:
+            ConnectTimeout: Not connected (handshake included) within the timeout.
+            ConnectError: Refused, unreachable, unknown host, or TLS failed (the
+                certificate did not verify, for instance).
+        """
+        origin = op.origin
+        where = f"{origin.host}:{origin.port}"
+        started = time.monotonic()
+        try:
+            sock = socket.create_connection((origin.host, origin.port), timeout=op.timeout)
+        except TimeoutError:
+            raise ConnectTimeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None
+        try:
+            # Small writes (a request) must not wait for an ACK (Nagle's algorithm).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if origin.tls:
+                if op.timeout is not None:
+                    sock.settimeout(max(op.timeout - (time.monotonic() - started), 0.001))
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=origin.host)
+        except TimeoutError:
+            sock.close()
+            raise ConnectTimeout(f"the TLS handshake with {where} timed out") from None
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise ConnectError(
+                f"the certificate of {where} did not verify: {exc.verify_message}"
+            ) from None
+        except (OSError, ssl.SSLError) as exc:
+            sock.close()
+            raise ConnectError(f"TLS with {where} failed: {exc}") from None
+        return SocketStream(sock)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)

@@ -1,0 +1,136 @@
+"""``TrioClient``: the async client on native trio streams, for trio applications.
+
+```python
+from purai_transports.trio import TrioClient
+
+async with TrioClient("http://127.0.0.1:8000") as client:
+    async with client.stream(model="gpt-3.5-turbo", messages=[...]) as s:
+        async for chunk in s:
+            print(chunk.text, end="", flush=True)
+```
+
+The byte stream below is the only place this transport touches trio's network API,
+and so the one place where trio's exceptions become the library's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import ssl
+from typing import Any
+
+import trio
+
+from ._async_client import AsyncChunkStream, AsyncClientBase
+from ._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    TimeoutException,
+    WriteTimeout,
+)
+from ._operations import Connect
+from .sockets import READ_SIZE, default_ssl_context
+
+__all__ = ["AsyncChunkStream", "TrioBackend", "TrioClient", "TrioStream"]
+
+_BROKEN = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLError)
+
+
+class TrioStream:
+    """A trio stream that reads and writes with timeouts."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self._stream = stream
+
+    async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
+        """Some bytes, or ``b""`` once the server closed its side."""
+        try:
+            if timeout is None:
+                return bytes(await self._stream.receive_some(READ_SIZE))
+            with trio.fail_after(timeout):
+                return bytes(await self._stream.receive_some(READ_SIZE))
+        except trio.TooSlowError:
+            raise on_timeout(f"no data for {timeout:.3g} s") from None
+        except _BROKEN as exc:
+            raise NetworkError(f"reading from the server failed: {exc!r}") from None
+
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        """Send all of ``data``."""
+        try:
+            with trio.fail_after(math.inf if timeout is None else timeout):
+                await self._stream.send_all(data)
+        except trio.TooSlowError:
+            raise WriteTimeout(f"sending took over {timeout:.3g} s") from None
+        except _BROKEN as exc:
+            raise NetworkError(f"sending to the server failed: {exc!r}") from None
+
+    async def aclose(self) -> None:
+        """Close gracefully, shielded from cancellation; never fails."""
+        with trio.CancelScope(shield=True), contextlib.suppress(*_BROKEN):
+            await self._stream.aclose()
+
+    async def abort(self) -> None:
+        """Close at once (no TLS goodbye), shielded from cancellation."""
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(self._stream)
+
+
+class TrioBackend:
+    """Opens :class:`TrioStream` connections; sleeps with ``trio.sleep``."""
+
+    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
+        self._ssl_context = default_ssl_context(verify)
+
+    async def connect(self, op: Connect) -> TrioStream:
+        """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
+        origin = op.origin
+        where = f"{origin.host}:{origin.port}"
+        stream: trio.abc.Stream | None = None
+        try:
+            with trio.fail_after(math.inf if op.timeout is None else op.timeout):
+                stream = await trio.open_tcp_stream(origin.host, origin.port)
+                if origin.tls:
+                    # https_compatible: HTTP servers often close without TLS's
+                    # close_notify; the HTTP framing tells a complete reply from a cut one.
+                    stream = trio.SSLStream(
+                        stream,
+                        self._ssl_context,
+                        server_hostname=origin.host,
+                        https_compatible=True,
+                    )
+                    await stream.do_handshake()
+        except trio.TooSlowError:
+            await _abort(stream)
+            raise ConnectTimeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
+        except ssl.SSLCertVerificationError as exc:
+            await _abort(stream)
+            raise ConnectError(
+                f"the certificate of {where} did not verify: {exc.verify_message}"
+            ) from None
+        except _BROKEN as exc:
+            await _abort(stream)
+            raise ConnectError(f"cannot connect to {where}: {exc!r}") from None
+        return TrioStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await trio.sleep(seconds)
+
+
+async def _abort(stream: trio.abc.Stream | None) -> None:
+    if stream is not None:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(stream)
+
+
+class TrioClient(AsyncClientBase):
+    __doc__ = AsyncClientBase.__doc__
+
+    def _make_backend(self, verify: Any) -> TrioBackend:
+        return TrioBackend(verify)
+
+    def _make_slots(self, n: int) -> trio.Semaphore:
+        return trio.Semaphore(n)
