@@ -318,11 +318,23 @@ class ClientConnection:
         while not events:
             try:
                 event = conn.next_event()
+                if type(event) is h11.Data:
+                    # h11 makes one Data event per HTTP chunk, and servers send one
+                    # chunk per JSON object. Chunk boundaries mean nothing (RFC 9112,
+                    # section 7.1), so take every Data event h11 has, and let the
+                    # decoder see them as one piece: msgspec then decodes many objects
+                    # in one call instead of one call per object.
+                    pieces = [event.data]
+                    try:
+                        event = conn.next_event()
+                        while type(event) is h11.Data:
+                            pieces.append(event.data)
+                            event = conn.next_event()
+                    finally:  # on an h11 error too: the body before it is good
+                        self._on_body(pieces[0] if len(pieces) == 1 else b"".join(pieces))
             except h11.RemoteProtocolError as exc:
                 raise self._h11_error(exc) from None
-            if isinstance(event, h11.Data):
-                self._on_body(event.data)
-            elif event is h11.NEED_DATA:
+            if event is h11.NEED_DATA:
                 self._raise_pending()
                 if not self._eof or self._eof_passed:
                     return
