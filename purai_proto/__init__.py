@@ -8,6 +8,7 @@ from ._accumulator import StreamAccumulator
 from ._connection import DEFAULT_MAX_ERROR_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE, ClientConnection
 from ._content_encoding import DEFAULT_MAX_DECOMPRESSED_SIZE
 from ._decoder import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
+from ._encoder import StreamEncoder
 from ._errors import LocalProtocolError, PuraiError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
@@ -77,6 +78,7 @@ __all__ = [
     "RemoteProtocolError",
     "ResponseStarted",
     "StreamAccumulator",
+    "StreamEncoder",
     "StreamEnded",
     "Tool",
     "ToolCall",

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, PuraiError
+
+if TYPE_CHECKING:
+    from .server import ServerConfig
 
 _READ_SIZE = 64 * 1024
 
@@ -39,6 +44,116 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here: the other commands need neither anyio nor the server.
+    import anyio
+
+    from .server import ServerConfig
+
+    try:
+        config = ServerConfig(
+            host=args.host,
+            port=args.port,
+            delay=args.delay,
+            chunk_size=args.chunk_size,
+            gzip=args.gzip,
+            ndjson=args.ndjson,
+            api_key=args.api_key,
+            reply=args.reply,
+            reply_file=args.reply_file,
+            fail_status=args.fail_status,
+            error_after=args.error_after,
+            cut_after=args.cut_after,
+            stall_after=args.stall_after,
+            quiet=args.quiet,
+        )
+    except ValueError as exc:
+        print(f"purai: {exc}", file=sys.stderr)
+        return 2
+    try:
+        anyio.run(_serve_until_signalled, config, backend=args.backend)
+    except UnicodeDecodeError as exc:
+        print(f"purai: {args.reply_file} is not UTF-8 text ({exc.reason})", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve_until_signalled(config: ServerConfig) -> None:
+    """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly."""
+    import anyio
+
+    from .server import serve, server_url
+
+    failure: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        # Where signals cannot be caught this way (Windows), Ctrl-C still raises
+        # KeyboardInterrupt, which main() turns into exit status 130.
+        with contextlib.ExitStack() as stack:
+            try:
+                signals = stack.enter_context(
+                    anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+                )
+            except NotImplementedError:
+                signals = None
+            try:
+                host, port = await tg.start(serve, config)
+            except (OSError, ValueError) as exc:
+                # Caught here and raised below, so that it is not wrapped in the task
+                # group's exception group and main() can report it in one line.
+                failure = exc
+            else:
+                print(f"purai: serving on {server_url(host, port)}", file=sys.stderr, flush=True)
+                if signals is None:
+                    await anyio.sleep_forever()
+                else:
+                    async for _ in signals:
+                        break
+        tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    print("purai: stopped", file=sys.stderr, flush=True)
+
+
+def _add_serve_parser(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the stand-in PurAI server",
+        description="Run the stand-in PurAI server: PurAI's routes stream objects back to "
+        "back as the seed shows, /v1 streams server-sent events for OpenAI clients.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port to listen on; 0 picks a free one"
+    )
+    serve.add_argument("--delay", type=float, default=0.0, help="seconds before each chunk")
+    serve.add_argument("--chunk-size", type=int, default=5, help="characters per chunk")
+    serve.add_argument("--gzip", action="store_true", help="compress replies when allowed")
+    serve.add_argument("--ndjson", action="store_true", help="stream PurAI's routes as NDJSON")
+    serve.add_argument("--api-key", help="require 'Authorization: Bearer KEY'")
+    serve.add_argument("--reply", help="the text of every reply")
+    serve.add_argument("--reply-file", help="a UTF-8 file whose text is every reply")
+    serve.add_argument(
+        "--fail-status", type=int, help="answer chat requests with this status (400-599)"
+    )
+    serve.add_argument(
+        "--error-after", type=int, metavar="N", help="send an error object after N chunks"
+    )
+    serve.add_argument(
+        "--cut-after",
+        type=int,
+        metavar="N",
+        help="after N chunks, send half an object and close the connection",
+    )
+    serve.add_argument(
+        "--stall-after", type=int, metavar="N", help="after N chunks, send nothing more"
+    )
+    serve.add_argument("--quiet", action="store_true", help="log no requests")
+    serve.add_argument(
+        "--backend", default="asyncio", choices=["asyncio", "trio"], help="the event loop"
+    )
+    serve.set_defaults(run=_serve)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="purai", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     decode.add_argument("--json", action="store_true", help="print each object as a JSON line")
     decode.set_defaults(run=_decode)
+    _add_serve_parser(commands)
     return parser
 
 
