@@ -334,8 +334,15 @@ class Exchange:
         chunk_timeout = self.core.timeout.chunk
         chunk_deadline = time.monotonic() + chunk_timeout if chunk_timeout else None
         add = self.accumulator.add_chunk
+        connection = self.connection
+        assert connection is not None
+        next_event = connection.protocol.next_event
         while True:
-            event = yield from self._next_event(total_deadline, chunk_deadline)
+            # The hot loop, once per chunk: _next_event() inlined, as a generator
+            # created per event would cost more than the rest of the loop.
+            event = next_event()
+            if event is NEED_DATA:
+                event = yield from self._next_event(total_deadline, chunk_deadline)
             if type(event) is ChunkReceived:
                 chunk = event.chunk
                 add(chunk)

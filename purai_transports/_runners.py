@@ -86,6 +86,8 @@ class SyncRun(_Run):
                 op = self._step(value, error)
                 value, error = None, None
                 kind = type(op)
+                if kind is ChatCompletionChunk:  # most of what an exchange yields
+                    return op  # type: ignore[no-any-return]
                 try:
                     if kind is Read:
                         value = op.stream.read(op.timeout, op.on_timeout)
@@ -97,8 +99,6 @@ class SyncRun(_Run):
                         op.stream.close()
                     elif kind is Sleep:
                         self._backend.sleep(op.seconds)
-                    elif op is not None:
-                        return op  # type: ignore[no-any-return]
                 except PuraiError as exc:
                     error = exc
         except BaseException:
@@ -138,6 +138,8 @@ class AsyncRun(_Run):
                 op = self._step(value, error)
                 value, error = None, None
                 kind = type(op)
+                if kind is ChatCompletionChunk:  # most of what an exchange yields
+                    return op  # type: ignore[no-any-return]
                 try:
                     if kind is Read:
                         value = await op.stream.read(op.timeout, op.on_timeout)
@@ -149,8 +151,6 @@ class AsyncRun(_Run):
                         await op.stream.aclose()
                     elif kind is Sleep:
                         await self._backend.sleep(op.seconds)
-                    elif op is not None:
-                        return op  # type: ignore[no-any-return]
                 except PuraiError as exc:
                     error = exc
         except BaseException:  # cancellation too: the connection must not leak
