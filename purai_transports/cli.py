@@ -13,6 +13,8 @@ import msgspec
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, PuraiError
 
+from ._chat_command import add_chat_parser
+
 if TYPE_CHECKING:
     from .server import ServerConfig
 
@@ -170,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument("--json", action="store_true", help="print each object as a JSON line")
     decode.set_defaults(run=_decode)
     _add_serve_parser(commands)
+    add_chat_parser(commands)
     return parser
 
 
