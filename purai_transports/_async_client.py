@@ -69,9 +69,12 @@ class AsyncChunkStream:
     @property
     def completion(self) -> ChatCompletion:
         """The reply so far, folded into one :class:`~purai_proto.ChatCompletion`; the
-        whole reply once the iteration ended."""
-        exchange = self._exchange
-        return exchange.completion or exchange.accumulator.completion()
+        whole reply once the iteration ended.
+
+        Raises:
+            LocalProtocolError: The stream was opened with ``accumulate=False``.
+        """
+        return self._exchange.completion_so_far()
 
     @property
     def text(self) -> str:
@@ -166,6 +169,7 @@ class AsyncClientBase:
         *,
         path: str = DEFAULT_PATH,
         headers: Mapping[str, str] | None = None,
+        accumulate: bool = True,
         **fields: Any,
     ) -> AsyncChunkStream:
         """Send a request with ``stream`` true; return its reply as an
@@ -177,6 +181,8 @@ class AsyncClientBase:
                 replace its own.
             path: The endpoint, after the base URL's path.
             headers: Extra header fields for this request.
+            accumulate: Fold the chunks into :attr:`~ChunkStream.completion` as they
+                pass. ``False`` keeps memory constant however long the stream.
             **fields: Request fields (``model``, ``messages`` as
                 :class:`~purai_proto.Message` objects or dicts, ``temperature``...).
 
@@ -186,7 +192,9 @@ class AsyncClientBase:
         The request is sent when iteration starts; iterating raises the errors
         :meth:`purai_transports.blocking.Client.stream` describes.
         """
-        exchange = self._core.exchange(request, fields, path=path, stream=True, headers=headers)
+        exchange = self._core.exchange(
+            request, fields, path=path, stream=True, headers=headers, accumulate=accumulate
+        )
         return AsyncChunkStream(AsyncRun(exchange, self._backend), self._slots)
 
     async def complete(

@@ -42,6 +42,7 @@ import msgspec
 from purai_proto import (
     NEED_DATA,
     ChatCompletion,
+    ChatCompletionChunk,
     ChatRequest,
     ChunkReceived,
     ClientConnection,
@@ -143,13 +144,15 @@ class ClientCore:
         path: str,
         stream: bool,
         headers: Mapping[str, str] | None = None,
+        accumulate: bool = True,
     ) -> Exchange:
         """Prepare one request; nothing happens until its ``run()`` is driven."""
         if self.closed:
             raise LocalProtocolError("the client is closed")
         built = build_request(request, fields, stream=stream)
         extra = {**self.headers, **headers} if headers else self.headers
-        return Exchange(self, built, self.origin.prefix + _check_path(path), extra)
+        path = self.origin.prefix + _check_path(path)
+        return Exchange(self, built, path, extra, accumulate=accumulate)
 
     def take_idle(self, now: float) -> tuple[Connection | None, list[Connection]]:
         """An idle connection to reuse, if one is fresh, and the expired ones to close."""
@@ -221,11 +224,18 @@ class Exchange:
             exchange is abandoned before it ends.
         completion: The whole reply once the exchange ended: the non-streamed reply,
             or the chunks accumulated.
-        accumulator: The chunks so far, folded.
+        accumulator: The chunks so far, folded; ``None`` when the exchange was made
+            with ``accumulate=False`` (a long stream then takes constant memory).
     """
 
     def __init__(
-        self, core: ClientCore, request: ChatRequest, path: str, headers: Mapping[str, str]
+        self,
+        core: ClientCore,
+        request: ChatRequest,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        accumulate: bool = True,
     ) -> None:
         self.core = core
         self.request = request
@@ -234,7 +244,7 @@ class Exchange:
         self.connection: Connection | None = None
         self.bytes_read = 0  # from the current connection, for this request
         self.completion: ChatCompletion | None = None
-        self.accumulator = StreamAccumulator()
+        self.accumulator = StreamAccumulator() if accumulate else None
 
     def run(self) -> Generator[Any, Any, None]:
         """Yield operations (send back their results) and chunks (send back None)."""
@@ -333,7 +343,7 @@ class Exchange:
         """Read the reply: yield its chunks, then keep or close the connection."""
         chunk_timeout = self.core.timeout.chunk
         chunk_deadline = time.monotonic() + chunk_timeout if chunk_timeout else None
-        add = self.accumulator.add_chunk
+        add = self.accumulator.add_chunk if self.accumulator is not None else _ignore
         connection = self.connection
         assert connection is not None
         next_event = connection.protocol.next_event
@@ -359,9 +369,24 @@ class Exchange:
                 raise _api_error(event)
             elif type(event) is StreamEnded:
                 break
-        if self.completion is None:
+        if self.completion is None and self.accumulator is not None:
             self.completion = self.accumulator.completion()
         yield from self._release()
+
+    def completion_so_far(self) -> ChatCompletion:
+        """The whole reply if it ended, else what the chunks so far make up.
+
+        Raises:
+            LocalProtocolError: The exchange was made with ``accumulate=False`` and
+                the reply was streamed.
+        """
+        if self.completion is not None:
+            return self.completion
+        if self.accumulator is None:
+            raise LocalProtocolError(
+                "this stream was opened with accumulate=False: no completion is kept"
+            )
+        return self.accumulator.completion()
 
     def _release(self) -> Generator[Any, Any, None]:
         connection, self.connection = self.connection, None
@@ -374,6 +399,10 @@ class Exchange:
         connection, self.connection = self.connection, None
         if connection is not None:
             yield Close(connection.stream)
+
+
+def _ignore(chunk: ChatCompletionChunk) -> None:
+    pass
 
 
 class _Stale(TransportError):

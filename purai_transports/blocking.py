@@ -56,9 +56,12 @@ class ChunkStream:
     @property
     def completion(self) -> ChatCompletion:
         """The reply so far, folded into one :class:`~purai_proto.ChatCompletion`; the
-        whole reply once the iteration ended."""
-        exchange = self._exchange
-        return exchange.completion or exchange.accumulator.completion()
+        whole reply once the iteration ended.
+
+        Raises:
+            LocalProtocolError: The stream was opened with ``accumulate=False``.
+        """
+        return self._exchange.completion_so_far()
 
     @property
     def text(self) -> str:
@@ -134,6 +137,7 @@ class Client:
         *,
         path: str = DEFAULT_PATH,
         headers: Mapping[str, str] | None = None,
+        accumulate: bool = True,
         **fields: Any,
     ) -> ChunkStream:
         """Send a request with ``stream`` true; return its reply as a :class:`ChunkStream`.
@@ -143,6 +147,8 @@ class Client:
                 replace its own.
             path: The endpoint, after the base URL's path.
             headers: Extra header fields for this request.
+            accumulate: Fold the chunks into :attr:`~ChunkStream.completion` as they
+                pass. ``False`` keeps memory constant however long the stream.
             **fields: Request fields (``model``, ``messages`` as
                 :class:`~purai_proto.Message` objects or dicts, ``temperature``...).
 
@@ -155,7 +161,9 @@ class Client:
         and the transport, timeout and protocol errors of
         :mod:`purai_transports`.
         """
-        exchange = self._core.exchange(request, fields, path=path, stream=True, headers=headers)
+        exchange = self._core.exchange(
+            request, fields, path=path, stream=True, headers=headers, accumulate=accumulate
+        )
         return ChunkStream(SyncRun(exchange, self._backend))
 
     def complete(
