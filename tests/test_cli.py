@@ -8,10 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from purai_transports.server import BackgroundServer, ServerConfig
+from tests.processes import purai_serve
 
 SEED = Path(__file__).parent / "data" / "seed-stream.json"
 QUESTION = "who are you? answer with 3 words"
@@ -128,3 +130,27 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_every_client_streams_from_purai_serve() -> None:
+    # The server as users start it, a separate process; each client as users use it.
+    import anyio
+    import trio
+
+    from purai_transports.anyio import AsyncClient
+    from purai_transports.blocking import Client
+    from purai_transports.trio import TrioClient
+
+    messages = [{"role": "user", "content": QUESTION}]
+
+    async def stream_async(client_class: Any, url: str) -> str:
+        async with client_class(url) as client, client.stream(messages=messages) as stream:
+            return "".join([chunk.text async for chunk in stream])
+
+    with purai_serve("--quiet") as (url, _):
+        with Client(url) as client, client.stream(messages=messages) as stream:
+            assert "".join(chunk.text for chunk in stream) == "AI language model."
+        for backend in ("asyncio", "trio"):
+            text = anyio.run(stream_async, AsyncClient, url, backend=backend)
+            assert text == "AI language model."
+        assert trio.run(stream_async, TrioClient, url) == "AI language model."

@@ -8,7 +8,6 @@ of a body apart, to check that the server sends one object per chunk.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import signal
@@ -37,6 +36,7 @@ from purai_proto import (
 )
 from purai_transports import cli
 from purai_transports.server import BackgroundServer, ServerConfig, serve, server_url
+from tests.processes import purai_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "data" / "seed-stream.json"
@@ -716,24 +716,6 @@ def test_cli_reports_startup_failure(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.startswith("purai: No such file or directory")
 
 
-@contextlib.contextmanager
-def _cli_server(*options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "purai_transports.cli", "serve", "--port", "0", *options]
-    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as proc:
-        try:
-            assert proc.stderr is not None
-            line = proc.stderr.readline()
-            match = re.fullmatch(r"purai: serving on (http://127\.0\.0\.1:\d+)\n", line)
-            assert match, line
-            yield match.group(1), proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate(timeout=30)
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize(
     ("backend", "stop"), [("asyncio", signal.SIGINT), ("trio", signal.SIGTERM)]
@@ -742,7 +724,7 @@ def test_cli_serve(backend: str, stop: signal.Signals) -> None:
     curl = shutil.which("curl")
     if curl is None:
         pytest.skip("curl is not installed")
-    with _cli_server("--backend", backend) as (url, proc):
+    with purai_serve("--backend", backend) as (url, proc):
         result = subprocess.run(
             [
                 *(curl, "-sS", "-N", "--max-time", "20", "--data-binary", "@-"),
