@@ -119,6 +119,7 @@ class AnyioBackend:
         return AnyioStream(stream)
 
     async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (between retries); cancellable."""
         await anyio.sleep(seconds)
 
 

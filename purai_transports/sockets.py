@@ -131,4 +131,5 @@ class SocketBackend:
         return SocketStream(sock)
 
     def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (between retries)."""
         time.sleep(seconds)

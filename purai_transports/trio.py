@@ -117,6 +117,7 @@ class TrioBackend:
         return TrioStream(stream)
 
     async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (between retries); cancellable."""
         await trio.sleep(seconds)
 
 
