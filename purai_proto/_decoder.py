@@ -184,12 +184,19 @@ def _ends_with_closer(data: bytes | bytearray | memoryview) -> bool:
     return i >= 0 and data[i] in _CLOSERS
 
 
-class _Limits:
-    __slots__ = ("max_buffer", "max_object")
+def _too_large(what: str, limit: int, offset: int) -> RemoteProtocolError:
+    # The message names the limit, not how far past it the data got: that depends on
+    # how the stream was cut, and the same bytes must give the same error however cut.
+    return RemoteProtocolError(
+        f"{what} larger than the size limit ({limit} bytes: the smaller of "
+        "max_object_size and max_buffer_size)",
+        offset=offset,
+    )
 
-    def __init__(self, max_object: int, max_buffer: int) -> None:
-        self.max_object = max_object
-        self.max_buffer = max_buffer
+
+def _value_start(buf: bytearray, base: int) -> int:
+    """Stream offset of the first byte of ``buf`` that is not whitespace."""
+    return base + len(buf) - len(buf.lstrip())
 
 
 class _Framing:
@@ -219,7 +226,7 @@ class _Framing:
 
 def _decode_spans(
     values: _Values,
-    limits: _Limits,
+    limit: int,
     buf: bytearray,
     base: int,
     spans: list[tuple[int, int]],
@@ -233,14 +240,10 @@ def _decode_spans(
     whitespace between (``array=True``). On a bad value, the good ones before it are
     appended to ``out`` and the error names the bad one's offset.
     """
-    limit = limits.max_object
     for i, (start, stop) in enumerate(spans):
         if stop - start > limit:
-            _decode_spans(values, limits, buf, base, spans[:i], out, array=array)
-            raise RemoteProtocolError(
-                f"a value of {stop - start} bytes exceeds max_object_size ({limit})",
-                offset=start,
-            )
+            _decode_spans(values, limit, buf, base, spans[:i], out, array=array)
+            raise _too_large("a value", limit, start)
     if not spans:
         return
     first, last = spans[0][0] - base, spans[-1][1] - base
@@ -259,7 +262,7 @@ def _decode_spans(
         try:
             values.one.decode(memoryview(buf)[start - base : stop - base])
         except _MSGSPEC_ERRORS as exc:
-            _decode_spans(values, limits, buf, base, spans[:i], out, array=array)
+            _decode_spans(values, limit, buf, base, spans[:i], out, array=array)
             raise RemoteProtocolError(_reason(exc), offset=start) from None
     raise AssertionError("a run of values failed to decode, yet each one decodes")
 
@@ -271,9 +274,9 @@ class _ConcatenatedFraming(_Framing):
     boundary. See the module docstring for the guess-and-check scheme.
     """
 
-    def __init__(self, values: _Values, limits: _Limits, *, ndjson: bool) -> None:
+    def __init__(self, values: _Values, limit: int, *, ndjson: bool) -> None:
         self._values = values
-        self._limits = limits
+        self._limit = limit
         self._ndjson = ndjson
         self._buf = bytearray()
         self._base = 0  # stream offset of self._buf[0]
@@ -285,16 +288,15 @@ class _ConcatenatedFraming(_Framing):
         # Exact mode: a scanner reading the buffer from its start, and where it is.
         self._scanner: ValueScanner | None = None
         self._scanned = 0
-        self._max_object = limits.max_object
 
     def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         buf = self._buf
         whole_failed = False
         # The hot path of a live stream: the buffer is at a boundary and the data may
         # be exactly whole values (one chunk per read), so decode it in place. (Data
-        # longer than max_object_size may hide an oversized value, and only the
+        # longer than the size limit may hide an oversized value, and only the
         # buffered path checks each value's size.)
-        if not buf and data and len(data) <= self._max_object:
+        if not buf and data and len(data) <= self._limit:
             last = data[-1]
             if last in _CLOSERS or (last in _WS and _ends_with_closer(data)):
                 values = self._decode_run(data)
@@ -396,7 +398,7 @@ class _ConcatenatedFraming(_Framing):
         Returns False, having consumed nothing, when msgspec rejects the bytes: the
         guess was wrong or the bytes are bad, and only the exact scanner can tell.
         """
-        if cut > self._limits.max_object:
+        if cut > self._limit:
             # Each value must be held to the limit, and only the scanner knows where
             # each one ends. (A shorter run cannot hold an oversized value.)
             self._start_exact()
@@ -445,7 +447,7 @@ class _ConcatenatedFraming(_Framing):
         if spans:
             # If a value is bad this raises, and the decoder is finished anyway.
             _decode_spans(
-                self._values, self._limits, self._buf, self._base, spans, out, array=False
+                self._values, self._limit, self._buf, self._base, spans, out, array=False
             )
             self._consume(spans[-1][1] - self._base)
             # The values are out: back to guessing, for the value in progress too.
@@ -454,14 +456,8 @@ class _ConcatenatedFraming(_Framing):
             raise scanner.error
 
     def _check_pending(self) -> None:
-        pending = len(self._buf)
-        limit = min(self._limits.max_object, self._limits.max_buffer)
-        if pending > limit:
-            raise RemoteProtocolError(
-                f"{pending} bytes buffered without completing a value "
-                f"(the limit is {limit}: max_object_size, max_buffer_size)",
-                offset=self._base,
-            )
+        if len(self._buf) > self._limit:
+            raise _too_large("a value", self._limit, _value_start(self._buf, self._base))
 
 
 class _ArrayFraming(_Framing):
@@ -470,9 +466,9 @@ class _ArrayFraming(_Framing):
     Rare enough (Gemini's default) that the exact scanner does all the work.
     """
 
-    def __init__(self, values: _Values, limits: _Limits) -> None:
+    def __init__(self, values: _Values, limit: int) -> None:
         self._values = values
-        self._limits = limits
+        self._limit = limit
         self._buf = bytearray()
         self._base = 0  # stream offset of self._buf[0]
         self._scanned = 0
@@ -488,7 +484,7 @@ class _ArrayFraming(_Framing):
         scanner = self._scanner
         spans = scanner.scan(self._buf, self._scanned, end, self._base)
         self._scanned = end
-        _decode_spans(self._values, self._limits, self._buf, self._base, spans, out, array=True)
+        _decode_spans(self._values, self._limit, self._buf, self._base, spans, out, array=True)
         if scanner.error is not None:
             raise scanner.error
         # Drop what is decoded; outside an element only separators are left.
@@ -496,13 +492,8 @@ class _ArrayFraming(_Framing):
         del self._buf[:keep_from]
         self._base += keep_from
         self._scanned -= keep_from
-        limit = min(self._limits.max_object, self._limits.max_buffer)
-        if len(self._buf) > limit:
-            raise RemoteProtocolError(
-                f"{len(self._buf)} bytes buffered without completing an element "
-                f"(the limit is {limit}: max_object_size, max_buffer_size)",
-                offset=self._base,
-            )
+        if len(self._buf) > self._limit:
+            raise _too_large("an element", self._limit, self._scanner.value_start)
 
     def close(self, out: list[Any]) -> None:
         if self._scanner.inside_value:
@@ -517,6 +508,8 @@ class _ArrayFraming(_Framing):
 
 
 _DONE = b"[DONE]"
+# A line holds "data: " and the like besides the payload the size limit is for.
+_LINE_SLACK = 16
 
 
 class _SseFraming(_Framing):
@@ -527,9 +520,9 @@ class _SseFraming(_Framing):
     stream, and an event named ``error`` carries an error object.
     """
 
-    def __init__(self, values: _Values, limits: _Limits) -> None:
+    def __init__(self, values: _Values, limit: int) -> None:
         self._values = values
-        self._limits = limits
+        self._limit = limit
         self._buf = bytearray()  # the start of a line whose end has not arrived
         self._base = 0  # stream offset of self._buf[0]
         self._data: list[bytes] = []  # data lines of the event in progress
@@ -554,11 +547,8 @@ class _SseFraming(_Framing):
             block = bytes(memoryview(buf)[:end])
             del buf[:end]
             self._lines(block, out)
-        if len(buf) > self._limits.max_object + 16:
-            raise RemoteProtocolError(
-                f"an SSE line of over {len(buf)} bytes exceeds max_object_size",
-                offset=self._base,
-            )
+        if len(buf) > self._limit + _LINE_SLACK:
+            raise self._too_large(self._base)
 
     def close(self, out: list[Any]) -> None:
         if self._buf:  # the last line had no line end
@@ -581,6 +571,8 @@ class _SseFraming(_Framing):
         try:
             for raw in block.splitlines(keepends=True):
                 line = raw.rstrip(b"\r\n")
+                if len(line) > self._limit + _LINE_SLACK:  # a comment, too
+                    raise self._too_large(offset)
                 if not line:
                     if self._data:
                         self._dispatch(values, payloads, out)
@@ -605,11 +597,14 @@ class _SseFraming(_Framing):
             self._data_offset = offset
         self._data.append(value)
         self._data_size += len(value) + 1
-        if self._data_size > self._limits.max_object:
-            raise RemoteProtocolError(
-                f"an SSE event of over {self._data_size} bytes exceeds max_object_size",
-                offset=self._data_offset,
-            )
+        if self._data_size > self._limit:
+            raise self._too_large(offset)
+
+    def _too_large(self, line_offset: int) -> RemoteProtocolError:
+        # At the event's start if one is in progress, else at the line's: the same
+        # place whether the line arrived whole or in pieces.
+        offset = self._data_offset if self._data else line_offset
+        return _too_large("an SSE event or line", self._limit, offset)
 
     def _dispatch(self, values: list[Any], payloads: list[bytes], out: list[Any]) -> None:
         payload = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
@@ -670,6 +665,8 @@ class ChunkDecoder(Generic[T]):
             (decided from the first byte that is not whitespace).
         max_object_size: The largest value, or SSE event, accepted, in bytes.
         max_buffer_size: The most bytes held while waiting for a value to complete.
+            A value must be held whole before it is decoded, so the smaller of the
+            two limits every value, whether it arrives whole or in pieces.
 
     Raises:
         LocalProtocolError: An unknown framing or a limit that is not positive.
@@ -726,7 +723,9 @@ class ChunkDecoder(Generic[T]):
             self._values = _values_for(type)
         except (TypeError, ValueError) as exc:
             raise LocalProtocolError(f"msgspec cannot decode into {type!r}: {exc}") from None
-        self._limits = _Limits(max_object_size, max_buffer_size)
+        # A value must be held whole before it can be decoded, so the smaller of the
+        # two is the largest value accepted, however the stream is cut.
+        self._limit = min(max_object_size, max_buffer_size)
         self.type = type
         self.framing: Framing = framing
         self._framing: _Framing | None = None if framing == "auto" else self._make(framing)
@@ -805,10 +804,10 @@ class ChunkDecoder(Generic[T]):
 
     def _make(self, framing: str) -> _Framing:
         if framing == "sse":
-            return _SseFraming(self._values, self._limits)
+            return _SseFraming(self._values, self._limit)
         if framing == "json-array":
-            return _ArrayFraming(self._values, self._limits)
-        return _ConcatenatedFraming(self._values, self._limits, ndjson=framing == "ndjson")
+            return _ArrayFraming(self._values, self._limit)
+        return _ConcatenatedFraming(self._values, self._limit, ndjson=framing == "ndjson")
 
     def _before_feed(self, data: bytes | bytearray | memoryview) -> _Framing | None:
         """The slow start of feed(): errors, misuse, and telling the framing."""
@@ -828,10 +827,8 @@ class ChunkDecoder(Generic[T]):
         stripped = head[bom:].lstrip()
         start = len(head) - len(stripped)
         if not stripped or (_could_be_sse(stripped) and _SSE_START.match(stripped) is None):
-            if len(head) > self._limits.max_buffer:
-                raise RemoteProtocolError(
-                    f"{len(head)} bytes without telling the framing", offset=start
-                )
+            if len(head) > self._limit:
+                raise _too_large("a stream start that tells no framing", self._limit, start)
             return None
         first = stripped[0]
         if first == _OPEN_BRACE:

@@ -362,14 +362,14 @@ def test_object_larger_than_the_limit_raises_even_when_complete() -> None:
 def test_object_that_never_ends_is_bounded() -> None:
     decoder = ChunkDecoder(Any, max_object_size=10_000)
     decoder.feed(b'{"a": "')
-    with pytest.raises(RemoteProtocolError, match="without completing"):
+    with pytest.raises(RemoteProtocolError, match="larger than the size limit"):
         for _ in range(1000):
             decoder.feed(b"x" * 100)
 
 
 def test_buffer_limit() -> None:
     decoder = ChunkDecoder(Any, max_buffer_size=1000)
-    with pytest.raises(RemoteProtocolError, match="1001 bytes buffered"):
+    with pytest.raises(RemoteProtocolError, match="size limit \\(1000 bytes"):
         decoder.feed(b'{"a": [' + b"1," * 497)
 
 
