@@ -134,7 +134,7 @@ def request_head_and_body(
         b"accept-encoding": (b"Accept-Encoding", b"gzip, deflate"),
         b"content-type": (b"Content-Type", b"application/json"),
     }
-    if api_key is not None:
+    if api_key:  # an empty key is no key: "Bearer " alone is no valid header
         key = _field_value(api_key, "the API key")
         fields[b"authorization"] = (b"Authorization", b"Bearer " + key)
     extra: list[tuple[bytes, bytes]] = []

@@ -11,6 +11,8 @@ They raise only the exceptions below (and :class:`purai_proto.LocalProtocolError
 for misuse): never ``OSError``, ``ssl.SSLError``, ``anyio.*`` or ``trio.*``.
 """
 
+from purai_proto import LocalProtocolError, PuraiError
+
 from ._config import Timeout
 from ._exceptions import (
     APIStatusError,
@@ -22,6 +24,7 @@ from ._exceptions import (
     RemoteProtocolError,
     StreamError,
     TimeoutException,
+    TLSError,
     TotalTimeout,
     TransportError,
     WriteTimeout,
@@ -32,10 +35,13 @@ __all__ = [
     "ChunkTimeout",
     "ConnectError",
     "ConnectTimeout",
+    "LocalProtocolError",
     "NetworkError",
+    "PuraiError",
     "ReadTimeout",
     "RemoteProtocolError",
     "StreamError",
+    "TLSError",
     "Timeout",
     "TimeoutException",
     "TotalTimeout",

@@ -18,6 +18,7 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "StreamError",
+    "TLSError",
     "TimeoutException",
     "TotalTimeout",
     "TransportError",
@@ -32,6 +33,12 @@ class TransportError(PuraiError):
 class ConnectError(TransportError):
     """No connection could be made (refused, unreachable, DNS, TLS handshake or
     certificate verification)."""
+
+
+class TLSError(ConnectError):
+    """The server's TLS certificate did not verify: untrusted, expired, or for another
+    host. Not retried, since the next attempt would fail the same way. (A handshake
+    that breaks off is a plain ConnectError, and is retried.)"""
 
 
 class NetworkError(TransportError):

@@ -60,19 +60,25 @@ from ._exceptions import (
     APIStatusError,
     ChunkTimeout,
     ConnectError,
+    ConnectTimeout,
     NetworkError,
     ReadTimeout,
     RemoteProtocolError,
     StreamError,
     TimeoutException,
+    TLSError,
     TotalTimeout,
     TransportError,
+    WriteTimeout,
 )
 from ._operations import Close, Connect, Read, Sleep, Write
 
 __all__ = ["ClientCore", "Connection", "Exchange"]
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: A reply asking to wait longer than this (Retry-After, seconds) is not retried: the
+#: error is raised at once, with its retry_after, for the caller to decide.
+MAX_RETRY_AFTER = 60.0
 _FIELDS = {f.name: f for f in msgspec.structs.fields(ChatRequest)}
 
 
@@ -95,7 +101,7 @@ class ClientCore:
         base_url: ``http[s]://host[:port][/prefix]``.
         api_key: Sent as a bearer token; defaults to the ``PURAI_API_KEY`` environment
             variable.
-        timeout: See :class:`~purai_transports.Timeout`.
+        timeout: See :class:`~purai_transports.Timeout`; ``None`` means no limits.
         max_retries: How many times to retry a failed connection or a 429/502/503/504
             reply before any of its body arrived.
         headers: Extra header fields for every request.
@@ -109,7 +115,7 @@ class ClientCore:
         base_url: str,
         *,
         api_key: str | None = None,
-        timeout: Timeout | float | None = None,
+        timeout: Timeout | float | None = Timeout(),  # noqa: B008 - frozen
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
         max_keepalive: int = 10,
@@ -121,8 +127,9 @@ class ClientCore:
                 "max_retries, max_keepalive, keepalive_expiry and backoff must not be negative"
             )
         self.origin = Origin.parse(base_url)
-        self._api_key = api_key if api_key is not None else os.environ.get("PURAI_API_KEY")
-        self.timeout = Timeout() if timeout is None else Timeout.of(timeout)
+        key = api_key if api_key is not None else os.environ.get("PURAI_API_KEY")
+        self._api_key = key or None  # an empty key (or variable) means no key
+        self.timeout = Timeout.of(timeout)
         self.max_retries = max_retries
         self.headers = dict(headers or {})
         self.max_keepalive = max_keepalive
@@ -131,10 +138,11 @@ class ClientCore:
         self.idle: list[Connection] = []
         self.closed = False
 
-    def __repr__(self) -> str:
-        # Never the API key: reprs end up in logs.
+    def describe(self, client: object) -> str:
+        """The repr of ``client``: its class and origin, and never the API key, since
+        reprs end up in logs."""
         key = "set" if self._api_key else "none"
-        return f"<{type(self).__name__} {self.origin} api_key={key}>"
+        return f"<{type(client).__name__} {self.origin} api_key={key}>"
 
     def exchange(
         self,
@@ -259,15 +267,18 @@ class Exchange:
             except (ConnectError, _Stale) as exc:
                 if isinstance(exc, _Stale):
                     continue  # a pooled connection the server had closed: not a retry
-                if attempt >= core.max_retries:
-                    raise
+                if attempt >= core.max_retries or isinstance(exc, TLSError):
+                    raise  # a certificate that did not verify will not verify next time
                 wait = self._backoff(attempt, None)
+                if _past(total_deadline, wait):
+                    raise
             else:
                 if status.status not in RETRY_STATUSES or attempt >= core.max_retries:
                     break
                 error = yield from self._error_reply(status, total_deadline)
                 wait = self._backoff(attempt, error.retry_after)
-                if total_deadline is not None and time.monotonic() + wait > total_deadline:
+                too_long = error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER
+                if too_long or _past(total_deadline, wait):
                     raise _api_error(error)
             attempt += 1
             yield Sleep(wait)
@@ -286,8 +297,8 @@ class Exchange:
         for old in expired:
             yield Close(old.stream)
         if connection is None:
-            timeout = _nearest(core.timeout.connect, total_deadline, now)
-            stream = yield Connect(core.origin, timeout)
+            timeout, on_timeout = _limit(core.timeout.connect, ConnectTimeout, total_deadline)
+            stream = yield Connect(core.origin, timeout, on_timeout)
             connection = Connection(stream, ClientConnection(core.origin.host_header))
         self.connection = connection
         self.bytes_read = 0
@@ -295,8 +306,9 @@ class Exchange:
         data = protocol.send_request(
             self.request, path=self.path, api_key=core._api_key, headers=self.headers
         )
+        timeout, on_timeout = _limit(core.timeout.write, WriteTimeout, total_deadline)
         try:
-            yield Write(connection.stream, data, core.timeout.write)
+            yield Write(connection.stream, data, timeout, on_timeout)
             event = yield from self._next_event(total_deadline, None)
         except (NetworkError, RemoteProtocolError) as exc:
             if connection.reused and self.bytes_read == 0:
@@ -415,11 +427,28 @@ def _api_error(event: ErrorReceived) -> APIStatusError:
     )
 
 
-def _nearest(limit: float | None, deadline: float | None, now: float) -> float | None:
-    if deadline is None:
-        return limit
-    left = max(deadline - now, 0.0)
-    return left if limit is None else min(limit, left)
+def _past(deadline: float | None, wait: float) -> bool:
+    """Whether waiting ``wait`` seconds would go past ``deadline``."""
+    return deadline is not None and time.monotonic() + wait > deadline
+
+
+def _limit(
+    limit: float | None, kind: type[TimeoutException], total_deadline: float | None
+) -> tuple[float | None, type[TimeoutException]]:
+    """How long an operation may take (its own limit or what is left of the total),
+    and which limit that is.
+
+    Raises:
+        TotalTimeout: The total deadline has passed already.
+    """
+    if total_deadline is None:
+        return limit, kind
+    left = total_deadline - time.monotonic()
+    if left <= 0:
+        raise TotalTimeout("the request took longer than Timeout.total")
+    if limit is None or left < limit:
+        return left, TotalTimeout
+    return limit, kind
 
 
 def _read_limit(

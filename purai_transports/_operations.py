@@ -18,18 +18,24 @@ __all__ = ["Close", "Connect", "Operation", "Read", "Sleep", "Write"]
 
 
 class Connect(NamedTuple):
-    """Open a connection to ``origin``; the result is the backend's byte stream."""
+    """Open a connection to ``origin``; the result is the backend's byte stream.
+
+    ``on_timeout`` is raised when ``timeout`` runs out (``ConnectTimeout``, or
+    ``TotalTimeout`` when what is left of the total was the nearer limit).
+    """
 
     origin: Origin
     timeout: float | None
+    on_timeout: type[TimeoutException]
 
 
 class Write(NamedTuple):
-    """Send all of ``data`` on ``stream``."""
+    """Send all of ``data`` on ``stream``; ``on_timeout`` as for :class:`Connect`."""
 
     stream: Any
     data: bytes
     timeout: float | None
+    on_timeout: type[TimeoutException]
 
 
 class Read(NamedTuple):

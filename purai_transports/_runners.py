@@ -26,7 +26,9 @@ __all__ = ["AsyncBackend", "AsyncRun", "SyncBackend", "SyncRun"]
 
 class SyncStream(Protocol):
     def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes: ...
-    def write(self, data: bytes, timeout: float | None) -> None: ...
+    def write(
+        self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
+    ) -> None: ...
     def close(self) -> None: ...
 
 
@@ -39,7 +41,9 @@ class AsyncStream(Protocol):
     def read(
         self, timeout: float | None, on_timeout: type[TimeoutException]
     ) -> Awaitable[bytes]: ...
-    def write(self, data: bytes, timeout: float | None) -> Awaitable[None]: ...
+    def write(
+        self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
+    ) -> Awaitable[None]: ...
     def aclose(self) -> Awaitable[None]: ...
     def abort(self) -> Awaitable[None]: ...
 
@@ -92,7 +96,7 @@ class SyncRun(_Run):
                     if kind is Read:
                         value = op.stream.read(op.timeout, op.on_timeout)
                     elif kind is Write:
-                        op.stream.write(op.data, op.timeout)
+                        op.stream.write(op.data, op.timeout, op.on_timeout)
                     elif kind is Connect:
                         value = self._backend.connect(op)
                     elif kind is Close:
@@ -144,7 +148,7 @@ class AsyncRun(_Run):
                     if kind is Read:
                         value = await op.stream.read(op.timeout, op.on_timeout)
                     elif kind is Write:
-                        await op.stream.write(op.data, op.timeout)
+                        await op.stream.write(op.data, op.timeout, op.on_timeout)
                     elif kind is Connect:
                         value = await self._backend.connect(op)
                     elif kind is Close:

@@ -26,10 +26,9 @@ import anyio.abc
 from ._async_client import AsyncChunkStream, AsyncClientBase
 from ._exceptions import (
     ConnectError,
-    ConnectTimeout,
     NetworkError,
     TimeoutException,
-    WriteTimeout,
+    TLSError,
 )
 from ._operations import Connect
 from .sockets import READ_SIZE, default_ssl_context
@@ -61,13 +60,15 @@ class AnyioStream:
         except _BROKEN as exc:
             raise NetworkError(f"reading from the server failed: {exc!r}") from None
 
-    async def write(self, data: bytes, timeout: float | None) -> None:
+    async def write(
+        self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
+    ) -> None:
         """Send all of ``data``."""
         try:
             with anyio.fail_after(timeout):
                 await self._stream.send(data)
         except builtins.TimeoutError:
-            raise WriteTimeout(f"sending took over {timeout:.3g} s") from None
+            raise on_timeout(f"sending took over {timeout:.3g} s") from None
         except _BROKEN as exc:
             raise NetworkError(f"sending to the server failed: {exc!r}") from None
 
@@ -109,11 +110,13 @@ class AnyioBackend:
                 else:
                     stream = await anyio.connect_tcp(origin.host, origin.port)
         except builtins.TimeoutError:
-            raise ConnectTimeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
+            raise op.on_timeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
         except ssl.SSLCertVerificationError as exc:
-            raise ConnectError(
+            raise TLSError(
                 f"the certificate of {where} did not verify: {exc.verify_message}"
             ) from None
+        except ssl.SSLError as exc:
+            raise ConnectError(f"TLS with {where} failed: {exc}") from None
         except (*_BROKEN, anyio.EndOfStream) as exc:
             raise ConnectError(f"cannot connect to {where}: {exc!r}") from None
         return AnyioStream(stream)

@@ -80,10 +80,14 @@ class Client:
         base_url: ``http[s]://host[:port][/prefix]``; defaults to the
             ``PURAI_BASE_URL`` environment variable.
         api_key: Sent as ``Authorization: Bearer``; defaults to ``PURAI_API_KEY``.
-        timeout: A :class:`~purai_transports.Timeout`, or one number of seconds for
-            connecting, each read, each write and the gap between chunks.
+        timeout: A :class:`~purai_transports.Timeout` (its defaults unless given),
+            one number of seconds for connecting, each read, each write and the gap
+            between chunks, or ``None`` for no limits at all.
         max_retries: Retries of a failed connection or a 429/502/503/504 reply
             (never once a stream began).
+        retry_backoff: The first retry's wait in seconds; each further one doubles
+            it, and a ``Retry-After`` asking for longer wins (up to 60 s: a reply
+            asking for more is raised at once).
         headers: Extra header fields sent with every request.
         verify: TLS verification: ``True`` (the system's trust store), ``False``
             (none; only for tests), or an ``ssl.SSLContext``.
@@ -99,8 +103,9 @@ class Client:
         base_url: str | None = None,
         *,
         api_key: str | None = None,
-        timeout: Timeout | float | None = None,
+        timeout: Timeout | float | None = Timeout(),  # noqa: B008 - frozen
         max_retries: int = 2,
+        retry_backoff: float = 0.5,
         headers: Mapping[str, str] | None = None,
         verify: bool | ssl.SSLContext = True,
         max_keepalive: int = 10,
@@ -111,6 +116,7 @@ class Client:
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
+            backoff=retry_backoff,
             headers=headers,
             max_keepalive=max_keepalive,
             keepalive_expiry=keepalive_expiry,
@@ -118,7 +124,7 @@ class Client:
         self._backend = SocketBackend(verify)
 
     def __repr__(self) -> str:
-        return repr(self._core)
+        return self._core.describe(self)
 
     def __enter__(self) -> Client:
         return self

@@ -14,10 +14,9 @@ import time
 
 from ._exceptions import (
     ConnectError,
-    ConnectTimeout,
     NetworkError,
     TimeoutException,
-    WriteTimeout,
+    TLSError,
 )
 from ._operations import Connect
 
@@ -66,18 +65,18 @@ class SocketStream:
         except (OSError, ValueError) as exc:  # ValueError: the socket was closed
             raise NetworkError(f"reading from the server failed: {exc}") from None
 
-    def write(self, data: bytes, timeout: float | None) -> None:
+    def write(self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]) -> None:
         """Send all of ``data``.
 
         Raises:
-            WriteTimeout: Sending took longer than ``timeout``.
+            TimeoutException: ``on_timeout``, when sending took longer than ``timeout``.
             NetworkError: The connection broke.
         """
         try:
             self._sock.settimeout(timeout)
             self._sock.sendall(data)
         except TimeoutError:
-            raise WriteTimeout(f"sending took over {timeout:.3g} s") from None
+            raise on_timeout(f"sending took over {timeout:.3g} s") from None
         except (OSError, ValueError) as exc:
             raise NetworkError(f"sending to the server failed: {exc}") from None
 
@@ -97,9 +96,11 @@ class SocketBackend:
         """Connect to ``op.origin`` (IPv4 or IPv6, TLS for https) within ``op.timeout``.
 
         Raises:
-            ConnectTimeout: Not connected (handshake included) within the timeout.
-            ConnectError: Refused, unreachable, unknown host, or TLS failed (the
-                certificate did not verify, for instance).
+            TimeoutException: ``op.on_timeout``, when not connected (handshake
+                included) within ``op.timeout``.
+            TLSError: The certificate did not verify.
+            ConnectError: Refused, unreachable, an unknown host, or the TLS
+                handshake broke off.
         """
         origin = op.origin
         where = f"{origin.host}:{origin.port}"
@@ -107,7 +108,7 @@ class SocketBackend:
         try:
             sock = socket.create_connection((origin.host, origin.port), timeout=op.timeout)
         except TimeoutError:
-            raise ConnectTimeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
+            raise op.on_timeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
         except OSError as exc:
             raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None
         try:
@@ -119,15 +120,18 @@ class SocketBackend:
                 sock = self._ssl_context.wrap_socket(sock, server_hostname=origin.host)
         except TimeoutError:
             sock.close()
-            raise ConnectTimeout(f"the TLS handshake with {where} timed out") from None
+            raise op.on_timeout(f"the TLS handshake with {where} timed out") from None
         except ssl.SSLCertVerificationError as exc:
             sock.close()
-            raise ConnectError(
+            raise TLSError(
                 f"the certificate of {where} did not verify: {exc.verify_message}"
             ) from None
-        except (OSError, ssl.SSLError) as exc:
+        except ssl.SSLError as exc:
             sock.close()
             raise ConnectError(f"TLS with {where} failed: {exc}") from None
+        except OSError as exc:
+            sock.close()
+            raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None
         return SocketStream(sock)
 
     def sleep(self, seconds: float) -> None:
