@@ -25,10 +25,9 @@ import trio
 from ._async_client import AsyncChunkStream, AsyncClientBase
 from ._exceptions import (
     ConnectError,
-    ConnectTimeout,
     NetworkError,
     TimeoutException,
-    WriteTimeout,
+    TLSError,
 )
 from ._operations import Connect
 from .sockets import READ_SIZE, default_ssl_context
@@ -58,13 +57,15 @@ class TrioStream:
         except _BROKEN as exc:
             raise NetworkError(f"reading from the server failed: {exc!r}") from None
 
-    async def write(self, data: bytes, timeout: float | None) -> None:
+    async def write(
+        self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
+    ) -> None:
         """Send all of ``data``."""
         try:
             with trio.fail_after(math.inf if timeout is None else timeout):
                 await self._stream.send_all(data)
         except trio.TooSlowError:
-            raise WriteTimeout(f"sending took over {timeout:.3g} s") from None
+            raise on_timeout(f"sending took over {timeout:.3g} s") from None
         except _BROKEN as exc:
             raise NetworkError(f"sending to the server failed: {exc!r}") from None
 
@@ -103,17 +104,23 @@ class TrioBackend:
                         https_compatible=True,
                     )
                     await stream.do_handshake()
-        except trio.TooSlowError:
+        except BaseException as exc:
+            # Whatever stopped the connection halfway, cancellation included, must not
+            # leave its socket open.
             await _abort(stream)
-            raise ConnectTimeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
-        except ssl.SSLCertVerificationError as exc:
-            await _abort(stream)
-            raise ConnectError(
-                f"the certificate of {where} did not verify: {exc.verify_message}"
-            ) from None
-        except _BROKEN as exc:
-            await _abort(stream)
-            raise ConnectError(f"cannot connect to {where}: {exc!r}") from None
+            if isinstance(exc, trio.TooSlowError):
+                raise op.on_timeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
+            # trio reports a failed handshake as BrokenResourceError, caused by ssl's error.
+            reason = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+            if isinstance(reason, ssl.SSLCertVerificationError):
+                raise TLSError(
+                    f"the certificate of {where} did not verify: {reason.verify_message}"
+                ) from None
+            if isinstance(reason, ssl.SSLError):
+                raise ConnectError(f"TLS with {where} failed: {reason}") from None
+            if isinstance(exc, _BROKEN):
+                raise ConnectError(f"cannot connect to {where}: {exc!r}") from None
+            raise
         return TrioStream(stream)
 
     async def sleep(self, seconds: float) -> None:
