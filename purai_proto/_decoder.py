@@ -446,9 +446,7 @@ class _ConcatenatedFraming(_Framing):
         self._scanned = end
         if spans:
             # If a value is bad this raises, and the decoder is finished anyway.
-            _decode_spans(
-                self._values, self._limit, self._buf, self._base, spans, out, array=False
-            )
+            _decode_spans(self._values, self._limit, self._buf, self._base, spans, out, array=False)
             self._consume(spans[-1][1] - self._base)
             # The values are out: back to guessing, for the value in progress too.
             self._scanner = None

@@ -13,6 +13,7 @@ import msgspec
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, PuraiError
 
+from ._bench_command import add_bench_parser
 from ._chat_command import add_chat_parser
 
 if TYPE_CHECKING:
@@ -173,13 +174,19 @@ def _parser() -> argparse.ArgumentParser:
     decode.set_defaults(run=_decode)
     _add_serve_parser(commands)
     add_chat_parser(commands)
+    add_bench_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passes_options_on", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
+        if getattr(args, "passes_options_on", False):
+            return int(args.run(args, rest))
         return int(args.run(args))
     except PuraiError as exc:
         print(f"purai: {exc}", file=sys.stderr)

@@ -53,6 +53,12 @@ class SocketStream:
             NetworkError: The connection broke.
         """
         sock = self._sock
+        if timeout is not None and timeout <= 0:
+            # A deadline that has passed already (the caller held a chunk past it).
+            # settimeout(0) would not mean "no time" but non-blocking mode, in which
+            # recv() raises BlockingIOError or SSLWantReadError, taken for a broken
+            # connection. The async backends raise the limit's error here too.
+            raise on_timeout("no time was left to wait for data")
         try:
             sock.settimeout(timeout)
             return sock.recv(READ_SIZE)
