@@ -145,6 +145,28 @@ class CacheReport(_Response):
     error: ErrorDetail | str | None = None
 
 
+# --- replies ----------------------------------------------------------------------
+
+
+class _Reply(_Response):
+    """The fields a whole reply and each streamed chunk share: OpenAI's metadata and
+    PurAI's additions, sent again with every chunk."""
+
+    id: str = ""
+    object: str = ""
+    created: int = 0
+    model: str = ""
+    usage: Usage | None = None
+    # Given its type by each subclass; declared here to keep the seed's field order.
+    choices: list[Any] = []
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    provider: str | None = None
+    overwritten: bool = False
+    cache: CacheReport | None = None
+    called_functions: list[CalledFunction] = msgspec.field(default=[], name="calledFunctions")
+
+
 # --- streamed chunks ----------------------------------------------------------------
 
 
@@ -173,7 +195,7 @@ class ChunkChoice(_Response):
     message: Message | None = None
 
 
-class ChatCompletionChunk(_Response):
+class ChatCompletionChunk(_Reply):
     """One streamed chunk, in PurAI's dialect (``object: "chat.completion"``, with
     ``provider``, ``overwritten``, ``cache`` and ``calledFunctions`` in every chunk) or in
     OpenAI's (``object: "chat.completion.chunk"``).
@@ -184,18 +206,7 @@ class ChatCompletionChunk(_Response):
     :class:`~purai_proto.ChunkDecoder` turns such objects into :class:`ErrorBody`.
     """
 
-    id: str = ""
-    object: str = ""
-    created: int = 0
-    model: str = ""
     choices: list[ChunkChoice] = []
-    usage: Usage | None = None
-    system_fingerprint: str | None = None
-    service_tier: str | None = None
-    provider: str | None = None
-    overwritten: bool = False
-    cache: CacheReport | None = None
-    called_functions: list[CalledFunction] = msgspec.field(default=[], name="calledFunctions")
     error: ErrorDetail | str | None = None
     status: int | None = None
 
@@ -222,22 +233,12 @@ class Choice(_Response):
     logprobs: Any = None
 
 
-class ChatCompletion(_Response):
+class ChatCompletion(_Reply):
     """A whole reply: what a server sends when ``stream`` is false, and what
     :class:`~purai_proto.StreamAccumulator` builds from a stream."""
 
-    id: str = ""
     object: str = "chat.completion"
-    created: int = 0
-    model: str = ""
     choices: list[Choice] = []
-    usage: Usage | None = None
-    system_fingerprint: str | None = None
-    service_tier: str | None = None
-    provider: str | None = None
-    overwritten: bool = False
-    cache: CacheReport | None = None
-    called_functions: list[CalledFunction] = msgspec.field(default=[], name="calledFunctions")
 
     @property
     def text(self) -> str:

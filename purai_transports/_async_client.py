@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 from purai_proto import ChatCompletion, ChatCompletionChunk, ChatRequest, LocalProtocolError
 
+from ._client_base import ClientBase, StreamView
 from ._config import Timeout
-from ._exchange import ClientCore, Exchange
-from ._request_path import DEFAULT_PATH, default_base_url
+from ._request_path import DEFAULT_PATH
 from ._runners import AsyncBackend, AsyncRun
 
 __all__ = ["AsyncChunkStream", "AsyncClientBase"]
@@ -28,7 +28,7 @@ class _Slots(Protocol):
     def release(self) -> None: ...
 
 
-class AsyncChunkStream:
+class AsyncChunkStream(StreamView):
     """A reply being streamed: ``async for`` it for
     :class:`~purai_proto.ChatCompletionChunk`.
 
@@ -38,7 +38,7 @@ class AsyncChunkStream:
 
     def __init__(self, run: AsyncRun, slots: _Slots) -> None:
         self._run = run
-        self._exchange: Exchange = run.exchange
+        self._exchange = run.exchange
         self._slots = slots
         self._holding = False  # one of the client's max_connections slots
 
@@ -66,21 +66,6 @@ class AsyncChunkStream:
             self._release()
             raise
 
-    @property
-    def completion(self) -> ChatCompletion:
-        """The reply so far, folded into one :class:`~purai_proto.ChatCompletion`; the
-        whole reply once the iteration ended.
-
-        Raises:
-            LocalProtocolError: The stream was opened with ``accumulate=False``.
-        """
-        return self._exchange.completion_so_far()
-
-    @property
-    def text(self) -> str:
-        """The text of the first choice so far."""
-        return self.completion.text
-
     async def aclose(self) -> None:
         """Stop reading; closes the connection unless the reply was read to its end."""
         try:
@@ -94,31 +79,17 @@ class AsyncChunkStream:
             self._slots.release()
 
 
-class AsyncClientBase:
-    """An async client for a PurAI or OpenAI-compatible server.
-
-    Args:
-        base_url: ``http[s]://host[:port][/prefix]``; defaults to the
-            ``PURAI_BASE_URL`` environment variable.
-        api_key: Sent as ``Authorization: Bearer``; defaults to ``PURAI_API_KEY``.
-        timeout: A :class:`~purai_transports.Timeout` (its defaults unless given),
-            one number of seconds for connecting, each read, each write and the gap
-            between chunks, or ``None`` for no limits at all.
-        max_retries: Retries of a failed connection or a 429/502/503/504 reply
-            (never once a stream began).
-        retry_backoff: The first retry's wait in seconds; each further one doubles
-            it, and a ``Retry-After`` asking for longer wins (up to 60 s: a reply
-            asking for more is raised at once).
-        headers: Extra header fields sent with every request.
-        verify: TLS verification: ``True`` (the system's trust store), ``False``
-            (none; only for tests), or an ``ssl.SSLContext``.
-        max_connections: Most requests in flight at once; more wait for a slot.
-        max_keepalive: Idle connections kept for reuse.
-        keepalive_expiry: Seconds an idle connection is kept.
-
-    Raises:
-        LocalProtocolError: A bad argument.
-    """
+class AsyncClientBase(ClientBase):
+    __doc__ = (
+        (ClientBase.__doc__ or "")
+        .replace("A client", "An async client", 1)
+        .replace(
+            "        max_keepalive:",
+            "        max_connections: Most requests in flight at once; more wait for a slot.\n"
+            "        max_keepalive:",
+            1,
+        )
+    )
 
     def __init__(
         self,
@@ -136,17 +107,17 @@ class AsyncClientBase:
     ) -> None:
         if max_connections < 1:
             raise LocalProtocolError("max_connections must be at least 1")
-        self._core = ClientCore(
-            default_base_url(base_url),
+        super().__init__(
+            base_url,
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
-            backoff=retry_backoff,
+            retry_backoff=retry_backoff,
             headers=headers,
+            verify=verify,
             max_keepalive=max_keepalive,
             keepalive_expiry=keepalive_expiry,
         )
-        self._backend = self._make_backend(verify)
         self._slots = self._make_slots(max_connections)
 
     def _make_backend(self, verify: Any) -> AsyncBackend:
@@ -154,9 +125,6 @@ class AsyncClientBase:
 
     def _make_slots(self, n: int) -> _Slots:
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return self._core.describe(self)
 
     async def __aenter__(self) -> AsyncClientBase:
         return self
@@ -198,7 +166,7 @@ class AsyncClientBase:
         The request is sent when iteration starts; iterating raises the errors
         :meth:`purai_transports.blocking.Client.stream` describes.
         """
-        exchange = self._core.exchange(
+        exchange = self._exchange(
             request, fields, path=path, stream=True, headers=headers, accumulate=accumulate
         )
         return AsyncChunkStream(AsyncRun(exchange, self._backend), self._slots)
@@ -216,7 +184,7 @@ class AsyncClientBase:
         ``stream`` is false unless given; a streamed reply is accumulated. Arguments
         and errors are as for :meth:`stream`.
         """
-        exchange = self._core.exchange(request, fields, path=path, stream=False, headers=headers)
+        exchange = self._exchange(request, fields, path=path, stream=False, headers=headers)
         async with AsyncChunkStream(AsyncRun(exchange, self._backend), self._slots) as stream:
             async for _ in stream:
                 pass

@@ -127,7 +127,7 @@ class AnyioBackend:
 
 
 class AsyncClient(AsyncClientBase):
-    __doc__ = AsyncClientBase.__doc__
+    __doc__ = AsyncClientBase.__doc__ or ""
 
     def _make_backend(self, verify: Any) -> AnyioBackend:
         return AnyioBackend(verify)

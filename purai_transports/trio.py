@@ -135,7 +135,7 @@ async def _abort(stream: trio.abc.Stream | None) -> None:
 
 
 class TrioClient(AsyncClientBase):
-    __doc__ = AsyncClientBase.__doc__
+    __doc__ = AsyncClientBase.__doc__ or ""
 
     def _make_backend(self, verify: Any) -> TrioBackend:
         return TrioBackend(verify)
