@@ -1,8 +1,8 @@
-"""``python -m benchmarks``: the decoder suite, the only one so far."""
+"""``python -m benchmarks``: every suite (see :mod:`benchmarks.run` for the options)."""
 
 from __future__ import annotations
 
-from .decoder import main
+from .run import main
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

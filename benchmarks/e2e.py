@@ -1,0 +1,449 @@
+"""End to end over loopback: every purai client, openai-python and the floor, same chunks.
+
+Usage::
+
+    python -m benchmarks.e2e [--quick] [--objects N] [--openai-objects N] [--repeat R]
+                             [--json PATH]
+
+A replay server (:mod:`benchmarks.replay`, in a process of its own) answers every
+request with the same pre-built stream of corpus objects, one HTTP chunk per object:
+back to back for purai's clients on PurAI's path, as server-sent events for
+openai-python on ``/v1/chat/completions``. Each row is one client reading the whole
+stream; its figure is chunks per second, the median of the repeats.
+
+Why it is built this way:
+
+* The server is another process, so on a 2-core machine the client has a core of its
+  own and the server does no per-chunk work; a row with the server as a thread of the
+  client's process measures how much sharing the GIL would have cost instead.
+* Each timed run makes a fresh client, streams a short warm-up reply on it (the
+  connection is then open and reused, and lazy imports are done), collects garbage,
+  then times one whole stream. The event loops start outside the timing.
+* Repeats go round-robin over the rows, so a slow spell of the machine spreads over
+  all of them; the first round is a warm-up and is not counted.
+* openai-python is about twenty times slower than purai here, so it reads a prefix of
+  the same stream (``--openai-objects``): per-chunk cost dominates a stream of
+  thousands of chunks, so its rate does not depend on the length.
+* Every run counts its chunks: a client that drops or invents one fails the suite.
+* The floor is a raw socket reading the same bytes in 64 KiB reads with no parsing at
+  all; ``ChunkDecoder`` alone, fed one object per call with no I/O, is the decoder's
+  share (the issue's target: the blocking client at half its rate or better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from purai_proto import ChatCompletionChunk, ChunkDecoder
+
+from ._common import (
+    RESULTS_DIR,
+    CountMismatch,
+    format_table,
+    machine_info,
+    machine_line,
+    median,
+    save_results,
+    timed,
+)
+from .corpus import DEFAULT_SEED, realistic
+from .replay import ReplayServer, count_chunks_request, purai_reply
+
+__all__ = ["main", "run"]
+
+DEFAULT_OBJECTS = 20_000
+DEFAULT_OPENAI_OBJECTS = 5_000
+DEFAULT_REPEAT = 7
+QUICK_OBJECTS = 5_000
+QUICK_OPENAI_OBJECTS = 1_000
+QUICK_REPEAT = 3
+WARMUP_OBJECTS = 200
+
+PURAI_PATH = "/openai/chat/completions"
+OPENAI_PATH = "/v1/chat/completions"
+MESSAGES = [{"role": "user", "content": "Stream the benchmark corpus."}]
+
+BLOCKING = "purai blocking Client"
+OPENAI = "openai-python sync client"
+ASYNCIO = "purai AsyncClient (anyio on asyncio)"
+ANYIO_TRIO = "purai AsyncClient (anyio on trio)"
+TRIO = "purai TrioClient"
+FLOOR = "raw socket read, no parsing (the floor)"
+DECODER = "ChunkDecoder alone, one object per feed"
+
+Measure = Callable[[], tuple[float, float, int]]
+
+
+@dataclass
+class Contender:
+    """One row: a client, what it reads, and a function timing one run of it."""
+
+    name: str
+    stream: str
+    objects: int
+    fn: Measure
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    """One line of the table, as saved to JSON."""
+
+    client: str
+    stream: str
+    objects: int
+    median_s: float
+    chunks_per_s: float
+    us_per_chunk: float
+    cpu_share: float
+    ratio_to_openai: float | None
+    ratio_to_blocking: float | None
+    times_s: list[float]
+
+
+def _path(base: str, objects: int) -> str:
+    return f"{base}?objects={objects}"
+
+
+# --- one timed run per client -------------------------------------------------------
+
+
+def blocking_fn(url: str, path: str, objects: int) -> Measure:
+    """purai's blocking client on stdlib sockets."""
+    from purai_transports.blocking import Client
+
+    def consume(client: Client, n: int) -> int:
+        count = 0
+        with client.stream(model="bench", messages=MESSAGES, path=_path(path, n)) as stream:
+            for _ in stream:
+                count += 1
+        return count
+
+    def fn() -> tuple[float, float, int]:
+        with Client(url, api_key="bench") as client:
+            consume(client, WARMUP_OBJECTS)
+            return timed(lambda: consume(client, objects))
+
+    return fn
+
+
+async def _consume_async(client: Any, path: str) -> int:
+    count = 0
+    async with client.stream(model="bench", messages=MESSAGES, path=path) as stream:
+        async for _ in stream:
+            count += 1
+    return count
+
+
+async def _async_run(client_type: Any, url: str, objects: int) -> tuple[float, float, int]:
+    """Inside a running loop: warm up a client, then time one whole stream."""
+    async with client_type(url, api_key="bench") as client:
+        await _consume_async(client, _path(PURAI_PATH, WARMUP_OBJECTS))
+        gc.collect()
+        wall, cpu = time.perf_counter(), time.process_time()
+        count = await _consume_async(client, _path(PURAI_PATH, objects))
+        return time.perf_counter() - wall, time.process_time() - cpu, count
+
+
+def anyio_fn(url: str, objects: int, backend: str) -> Measure:
+    """purai's AsyncClient, on anyio's ``backend`` ("asyncio" or "trio")."""
+    import anyio
+
+    from purai_transports.anyio import AsyncClient
+
+    def fn() -> tuple[float, float, int]:
+        return anyio.run(_async_run, AsyncClient, url, objects, backend=backend)
+
+    return fn
+
+
+def trio_fn(url: str, objects: int) -> Measure:
+    """purai's TrioClient, on native trio streams."""
+    import trio
+
+    from purai_transports.trio import TrioClient
+
+    def fn() -> tuple[float, float, int]:
+        return trio.run(_async_run, TrioClient, url, objects)
+
+    return fn
+
+
+def openai_fn(url: str, objects: int) -> Measure:
+    """openai-python's sync client reading the same objects as server-sent events."""
+    import openai
+
+    def consume(client: Any, n: int) -> int:
+        count = 0
+        stream = client.chat.completions.create(
+            model="bench", messages=MESSAGES, stream=True, extra_query={"objects": n}
+        )
+        for _ in stream:
+            count += 1
+        return count
+
+    def fn() -> tuple[float, float, int]:
+        with openai.OpenAI(base_url=url + "/v1", api_key="bench", max_retries=0) as client:
+            consume(client, WARMUP_OBJECTS)
+            return timed(lambda: consume(client, objects))
+
+    return fn
+
+
+def floor_fn(url: str, objects: list[bytes]) -> Measure:
+    """A socket reading the reply's bytes in 64 KiB reads and nothing else.
+
+    It knows the reply's length beforehand, so it stops without parsing a byte: no
+    client can read the same bytes faster from Python.
+    """
+    port = int(url.rsplit(":", 1)[1])
+    n = len(objects)
+    request = count_chunks_request(_path(PURAI_PATH, n))
+    warmup = count_chunks_request(_path(PURAI_PATH, WARMUP_OBJECTS))
+    size = len(purai_reply(objects))
+    warm_size = len(purai_reply(objects[:WARMUP_OBJECTS]))
+
+    def read(sock: socket.socket, n: int) -> int:
+        recv = sock.recv
+        got = 0
+        while got < n:
+            data = recv(65536)
+            if not data:
+                break
+            got += len(data)
+        return got
+
+    def fn() -> tuple[float, float, int]:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(warmup)
+            read(sock, warm_size)
+            sock.sendall(request)
+            wall, cpu, got = timed(lambda: read(sock, size))
+        return wall, cpu, n if got == size else -1
+
+    return fn
+
+
+def decoder_fn(objects: list[bytes]) -> Measure:
+    """``ChunkDecoder`` fed one object per call, as a live stream delivers them: no I/O."""
+
+    def decode() -> int:
+        decoder = ChunkDecoder(ChatCompletionChunk, framing="concatenated")
+        feed = decoder.feed
+        n = 0
+        for obj in objects:
+            n += len(feed(obj))
+        return n + len(decoder.close())
+
+    def fn() -> tuple[float, float, int]:
+        return timed(decode)
+
+    return fn
+
+
+# --- the suite ----------------------------------------------------------------------
+
+
+def build(
+    url: str, thread_url: str, objects: list[bytes], openai_objects: int, notes: list[str]
+) -> list[Contender]:
+    """Every row, in the order of the table."""
+    n = len(objects)
+    rows = [
+        Contender(FLOOR, "PurAI", n, floor_fn(url, objects)),
+        Contender(DECODER, "no I/O", n, decoder_fn(objects)),
+        Contender(BLOCKING, "PurAI", n, blocking_fn(url, PURAI_PATH, n)),
+        Contender(
+            BLOCKING + ", server in a thread", "PurAI", n, blocking_fn(thread_url, PURAI_PATH, n)
+        ),
+        Contender(BLOCKING + " on SSE", "SSE", n, blocking_fn(url, OPENAI_PATH, n)),
+        Contender(ASYNCIO, "PurAI", n, anyio_fn(url, n, "asyncio")),
+        Contender(ANYIO_TRIO, "PurAI", n, anyio_fn(url, n, "trio")),
+        Contender(TRIO, "PurAI", n, trio_fn(url, n)),
+    ]
+    try:
+        import openai  # noqa: F401
+    except ImportError:
+        notes.append("openai-python is not installed: its row and the ratios to it are skipped")
+    else:
+        rows.append(Contender(OPENAI, "SSE", openai_objects, openai_fn(url, openai_objects)))
+    return rows
+
+
+def measure(contenders: list[Contender], repeat: int) -> None:
+    """One warm-up round, then ``repeat`` rounds, round-robin; every count checked."""
+    for round_ in range(repeat + 1):
+        for c in contenders:
+            wall, cpu, count = c.fn()
+            if count != c.objects:
+                raise CountMismatch(f"{c.name}: {count} chunks arrived, {c.objects} were sent")
+            if round_:
+                c.wall.append(wall)
+                c.cpu.append(cpu)
+        print(f"  round {round_}/{repeat} done", file=sys.stderr, flush=True)
+
+
+def to_rows(contenders: list[Contender]) -> list[Row]:
+    """Medians and ratios: to openai (issue 4: >= 15) and to the blocking client."""
+    rates = {c.name: c.objects / median(c.wall) for c in contenders}
+    openai_rate = rates.get(OPENAI)
+    blocking_rate = rates[BLOCKING]
+    rows = []
+    for c in contenders:
+        med = median(c.wall)
+        rate = rates[c.name]
+        rows.append(
+            Row(
+                client=c.name,
+                stream=c.stream,
+                objects=c.objects,
+                median_s=med,
+                chunks_per_s=rate,
+                us_per_chunk=1e6 / rate,
+                cpu_share=median(c.cpu) / med,
+                ratio_to_openai=rate / openai_rate if openai_rate else None,
+                ratio_to_blocking=rate / blocking_rate,
+                times_s=c.wall,
+            )
+        )
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    """The results as Markdown."""
+    header = (
+        "client",
+        "stream",
+        "chunks/run",
+        "chunks/s",
+        "µs/chunk",
+        "CPU",
+        "x openai",
+        "x blocking",
+    )
+
+    def ratio(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = [
+        (
+            r.client,
+            r.stream,
+            f"{r.objects:,}",
+            f"{r.chunks_per_s:,.0f}",
+            f"{r.us_per_chunk:.2f}",
+            f"{r.cpu_share:.0%}",
+            ratio(r.ratio_to_openai),
+            ratio(r.ratio_to_blocking),
+        )
+        for r in rows
+    ]
+    return format_table(header, lines, left=2)
+
+
+def verdicts(rows: list[Row]) -> list[str]:
+    """The issues' targets, each with the figure it is judged on."""
+    by = {r.client: r for r in rows}
+    blocking = by[BLOCKING]
+    out = []
+    if OPENAI in by:
+        x = blocking.ratio_to_openai or 0.0
+        out.append(f"blocking / openai = {x:.1f}x (issue 4 target >= 15x): {_met(x >= 15)}")
+    for name in (ASYNCIO, ANYIO_TRIO, TRIO):
+        x = by[name].ratio_to_blocking or 0.0
+        out.append(
+            f"{name} / blocking = {x:.2f} (issue 4 target >= {1 / 1.5:.2f}): {_met(x >= 1 / 1.5)}"
+        )
+    x = blocking.chunks_per_s / by[DECODER].chunks_per_s
+    out.append(f"blocking / ChunkDecoder alone = {x:.2f} (issue 6 target >= 0.5): {_met(x >= 0.5)}")
+    x = by[BLOCKING + ", server in a thread"].chunks_per_s / blocking.chunks_per_s
+    out.append(f"server in a thread / in a process = {x:.2f} (blocking client)")
+    return out
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Options, with ``--quick`` filling in whatever was not given explicitly."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.e2e",
+        description="purai's clients against openai-python and the floor, over loopback.",
+    )
+    parser.add_argument("--objects", type=int, help=f"chunks per stream ({DEFAULT_OBJECTS})")
+    parser.add_argument(
+        "--openai-objects", type=int, help=f"chunks per openai stream ({DEFAULT_OPENAI_OBJECTS})"
+    )
+    parser.add_argument("--repeat", type=int, help=f"timed runs per row ({DEFAULT_REPEAT})")
+    parser.add_argument("--quick", action="store_true", help="fewer chunks and repeats")
+    parser.add_argument(
+        "--json", type=Path, default=RESULTS_DIR / "e2e.json", help="where to save results"
+    )
+    args = parser.parse_args(argv)
+    if args.objects is None:
+        args.objects = QUICK_OBJECTS if args.quick else DEFAULT_OBJECTS
+    if args.openai_objects is None:
+        args.openai_objects = QUICK_OPENAI_OBJECTS if args.quick else DEFAULT_OPENAI_OBJECTS
+    if args.repeat is None:
+        args.repeat = QUICK_REPEAT if args.quick else DEFAULT_REPEAT
+    args.openai_objects = min(args.openai_objects, args.objects)
+    if min(args.objects, args.openai_objects, args.repeat) < 1:
+        parser.error("--objects, --openai-objects and --repeat must be positive")
+    return args
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the suite with command-line ``argv``; return the process exit status."""
+    args = parse_args(argv)
+    notes: list[str] = []
+    objects = realistic(args.objects)
+    size = len(purai_reply(objects))
+    print(f"\n## End to end: {args.objects:,} chunks per stream, {size / 1e6:.1f} MB on the wire")
+    print(machine_line(machine_info()) + f"; median of {args.repeat} runs, round-robin")
+    with ReplayServer(objects, "process") as server, ReplayServer(objects, "thread") as thread:
+        contenders = build(server.url, thread.url, objects, args.openai_objects, notes)
+        try:
+            measure(contenders, args.repeat)
+        except CountMismatch as exc:
+            print(f"\nFAILED: {exc}", file=sys.stderr)
+            return 1
+    rows = to_rows(contenders)
+    print(table(rows))
+    print()
+    for line in verdicts(rows):
+        print(line)
+    for note in dict.fromkeys(notes):
+        print(f"note: {note}")
+    config = {
+        "objects": args.objects,
+        "openai_objects": args.openai_objects,
+        "repeat": args.repeat,
+        "seed": DEFAULT_SEED,
+        "corpus": "realistic",
+        "stream_bytes": size,
+        "server": "replay server in its own process (one row: a thread of the client)",
+    }
+    save_results(
+        args.json, "e2e", config, [asdict(r) for r in rows], notes, verdicts=verdicts(rows)
+    )
+    return 0
+
+
+def main() -> None:
+    """Entry point for ``python -m benchmarks.e2e``."""
+    raise SystemExit(run())
+
+
+if __name__ == "__main__":
+    main()
