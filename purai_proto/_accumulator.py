@@ -43,6 +43,37 @@ from ._models import (
 __all__ = ["StreamAccumulator"]
 
 
+class _Text:
+    """Text that arrives in many small pieces, kept compact.
+
+    A stream brings a few characters per chunk, and a ``str`` per piece costs about
+    50 bytes besides its text (measured: 9 times the text over a long stream). So the
+    pieces are joined into blocks as they pile up: memory stays close to the text's
+    own size, and no piece is copied more than twice.
+    """
+
+    __slots__ = ("_blocks", "_pieces")
+
+    _BLOCK = 512  # pieces per block
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._pieces: list[str] = []
+
+    def append(self, piece: str) -> None:
+        pieces = self._pieces
+        pieces.append(piece)
+        if len(pieces) >= self._BLOCK:
+            self._blocks.append("".join(pieces))
+            pieces.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._pieces or self._blocks)
+
+    def join(self) -> str:
+        return "".join(self._blocks) + "".join(self._pieces)
+
+
 class _ToolCallParts:
     __slots__ = ("arguments", "id", "name", "type")
 
@@ -50,10 +81,10 @@ class _ToolCallParts:
         self.id = id
         self.type: str | None = None
         self.name: str | None = None
-        self.arguments: list[str] = []
+        self.arguments = _Text()
 
     def build(self) -> ToolCall:
-        function = FunctionCall(name=self.name, arguments="".join(self.arguments))
+        function = FunctionCall(name=self.name, arguments=self.arguments.join())
         # No index: the whole call is what a conversation sends back to the server.
         return ToolCall(id=self.id, type=self.type or "function", function=function)
 
@@ -73,11 +104,11 @@ class _ChoiceParts:
 
     def __init__(self) -> None:
         self.role: str | None = None
-        self.content: list[str] = []
-        self.refusal: list[str] = []
+        self.content = _Text()
+        self.refusal = _Text()
         self.has_function_call = False
         self.function_name: str | None = None
-        self.function_arguments: list[str] = []
+        self.function_arguments = _Text()
         self.tool_calls: dict[int, _ToolCallParts] = {}
         self.last_tool_index = -1
         self.finish_reason: str | None = None
@@ -116,12 +147,12 @@ class _ChoiceParts:
     def build(self, index: int) -> Choice:
         message = Message(
             role=self.role or "assistant",
-            content="".join(self.content) if self.content else None,
-            refusal="".join(self.refusal) if self.refusal else None,
+            content=self.content.join() if self.content else None,
+            refusal=self.refusal.join() if self.refusal else None,
         )
         if self.has_function_call:
             message.function_call = FunctionCall(
-                name=self.function_name, arguments="".join(self.function_arguments)
+                name=self.function_name, arguments=self.function_arguments.join()
             )
         if self.tool_calls:
             message.tool_calls = [self.tool_calls[i].build() for i in sorted(self.tool_calls)]

@@ -13,10 +13,12 @@ from purai_proto import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatRequest,
+    ChunkChoice,
     ChunkDecoder,
     ChunkReceived,
     ClientConnection,
     CompletionReceived,
+    Delta,
     ErrorReceived,
     FunctionCall,
     Message,
@@ -331,3 +333,22 @@ def test_whole_reply_to_a_streamed_request_accumulates_its_message() -> None:
     assert completion.text == "Whole."
     assert completion.choices[0].finish_reason == "stop"
     assert completion.choices[0].message.role == "assistant"
+
+
+def test_long_streams_keep_every_piece_in_order() -> None:
+    # Past a few hundred pieces the text is kept in joined blocks: check the seams.
+    pieces = [f"{i}é😀 " for i in range(5000)]
+    arguments = [f'"{i}",' for i in range(1300)]
+    chunks = [
+        ChatCompletionChunk(choices=[ChunkChoice(delta=Delta(content=piece))]) for piece in pieces
+    ] + [
+        ChatCompletionChunk(
+            choices=[ChunkChoice(delta=Delta(function_call=FunctionCall(arguments=a)))]
+        )
+        for a in arguments
+    ]
+    completion = StreamAccumulator(chunks).completion()
+    assert completion.text == "".join(pieces)
+    call = completion.choices[0].message.function_call
+    assert call is not None
+    assert call.arguments == "".join(arguments)
