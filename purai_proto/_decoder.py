@@ -639,6 +639,7 @@ _BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some servers put first
 # A server-sent event stream starts with a comment or a field the format defines.
 _SSE_START = re.compile(rb"(?::|(?:data|event|id|retry)[:\r\n])")
 _SSE_FIELDS = (b"data:", b"event:", b"id:", b"retry:")
+_SHOWN = 16  # bytes of a stream start shown when it tells no framing
 
 
 def _could_be_sse(head: bytes | bytearray) -> bool:
@@ -784,13 +785,17 @@ class ChunkDecoder(Generic[T]):
         if self._closed:
             return []
         self._closed = True
-        if self._framing is None:
-            if self._head.strip():  # pragma: no cover - _detect always decides then
-                raise RemoteProtocolError("stream ended before its framing was known", offset=0)
-            return []
         out: list[Any] = []
         try:
-            self._framing.close(out)
+            framing = self._framing
+            if framing is None:
+                # The stream ended while its first bytes were still being looked at.
+                framing = self._detect(b"", final=True)
+                if framing is None:
+                    return []  # nothing but whitespace
+                framing.feed(self._head, out)
+                self._head = bytearray()
+            framing.close(out)
         except RemoteProtocolError as exc:
             # No call comes after close() to raise a deferred error, so it is raised
             # now: the stream is broken, and values found in its broken tail go with it.
@@ -815,18 +820,24 @@ class ChunkDecoder(Generic[T]):
             raise LocalProtocolError("feed() called after close()")
         return self._detect(data)
 
-    def _detect(self, data: bytes | bytearray | memoryview) -> _Framing | None:
-        """Tell the framing from the first bytes; None while they cannot tell yet."""
+    def _detect(
+        self, data: bytes | bytearray | memoryview, *, final: bool = False
+    ) -> _Framing | None:
+        """Tell the framing from the first bytes; None while they cannot tell yet
+        (or, with ``final``, when the stream held nothing but whitespace)."""
         head = self._head
         head += data
         bom = len(_BOM) if head.startswith(_BOM) else 0
-        if not bom and _BOM.startswith(head):
+        if not bom and head and _BOM.startswith(head) and not final:
             return None  # perhaps the start of a byte order mark
         stripped = head[bom:].lstrip()
         start = len(head) - len(stripped)
-        if not stripped or (_could_be_sse(stripped) and _SSE_START.match(stripped) is None):
+        if not stripped:
             if len(head) > self._limit:
                 raise _too_large("a stream start that tells no framing", self._limit, start)
+            return None
+        undecided = _could_be_sse(stripped) and _SSE_START.match(stripped) is None
+        if undecided and not final:
             return None
         first = stripped[0]
         if first == _OPEN_BRACE:
@@ -835,9 +846,13 @@ class ChunkDecoder(Generic[T]):
             name = "json-array"
         elif _SSE_START.match(stripped):
             name = "sse"
+        elif len(stripped) < _SHOWN and not final:
+            # Bytes no framing starts with: wait for a few more, so that the message
+            # shows the same bytes however the stream was cut.
+            return None
         else:
             error = RemoteProtocolError(
-                f"cannot tell the framing from the first bytes {bytes(stripped[:16])!r}: "
+                f"cannot tell the framing from the first bytes {bytes(stripped[:_SHOWN])!r}: "
                 "expected '{', '[' or a server-sent event field (data:, event:, ...)",
                 offset=start,
             )

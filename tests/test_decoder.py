@@ -608,3 +608,17 @@ def test_feed_of_nothing_raises_a_held_back_error() -> None:
     assert decoder.feed(b'{"a": 1}x{}') == [{"a": 1}]
     with pytest.raises(RemoteProtocolError):
         decoder.feed(b"")
+
+
+def test_a_start_no_framing_has_is_reported_the_same_however_cut() -> None:
+    body = b"da\xb3a: {}\n\nevent: error\n"
+    errors = {str(failure(pieces)[1]) for _, pieces in split_ways(body)}
+    assert len(errors) == 1
+    assert "b'da\\xb3a: {}\\n\\nevent:'" in errors.pop()
+
+
+@pytest.mark.parametrize("start", [b"d", b"dat", b"\xef", b"\xef\xbb"])
+def test_a_stream_that_ends_before_its_framing_is_known_is_an_error(start: bytes) -> None:
+    out, error = failure([start])
+    assert out == []
+    assert "cannot tell the framing" in str(error)
