@@ -495,7 +495,7 @@ class _ArrayFraming(_Framing):
         self._base += keep_from
         self._scanned -= keep_from
         if len(self._buf) > self._limit:
-            raise _too_large("an element", self._limit, self._scanner.value_start)
+            raise _too_large("a value", self._limit, self._scanner.value_start)
 
     def close(self, out: list[Any]) -> None:
         if self._scanner.inside_value:
