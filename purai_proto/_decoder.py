@@ -318,12 +318,13 @@ class _ConcatenatedFraming(_Framing):
             return
         if self._scanner is None:
             self._guess(new_from, end, prev_last_byte, whole_failed, out)
-        if self._scanner is None and end > self._limit:
+        # (A guess that succeeded consumed the start of the buffer: its length now.)
+        if self._scanner is None and len(buf) > self._limit:
             # Read it exactly before calling it too large: bytes that are no JSON value
             # at all must be reported as such, wherever the stream was cut.
             self._start_exact()
         if self._scanner is not None:
-            self._feed_exact(end, out)
+            self._feed_exact(len(buf), out)
         self._check_pending()
 
     def close(self, out: list[Any]) -> None:
