@@ -45,7 +45,7 @@ from typing import Any, Generic, Literal, TypeVar, Union, overload
 import msgspec
 
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._models import ChatCompletionChunk, ErrorBody
+from ._models import ChatCompletionChunk, ErrorBody, ErrorDetail
 from ._scanner import Layout, ValueScanner
 
 __all__ = ["DEFAULT_MAX_BUFFER_SIZE", "DEFAULT_MAX_OBJECT_SIZE", "ChunkDecoder", "Framing"]
@@ -135,6 +135,8 @@ class _Values:
 
     def emit(self, values: list[Any], region: Region, how: int, out: list[Any]) -> None:
         """Append ``values`` to ``out``, with error objects turned into ErrorBody."""
+        # (error, status) of each value, for those that may be error objects.
+        marks: list[tuple[Any, Any]]
         if self.struct_errors:
             for value in values:  # the hot path: two attribute loads per chunk
                 if value.error is not None or value.status is not None:
@@ -142,20 +144,41 @@ class _Values:
             else:
                 out += values
                 return
-            flags = [_is_error(v.error, v.status) for v in values]
+            marks = [(v.error, v.status) for v in values]
         elif self.dict_errors:
-            flags = [type(v) is dict and _is_error(v.get("error"), v.get("status")) for v in values]
+            marks = [
+                (v.get("error"), v.get("status")) if type(v) is dict else _NO_MARK for v in values
+            ]
         elif _mentions_errors(region):
             probes = _decode_again(region, how, _ERROR_PROBE, _ERROR_PROBES)
-            flags = [_is_error(p.error, p.status) for p in probes]
+            marks = [(p.error, p.status) for p in probes]
         else:
-            flags = []
+            marks = []
+        flags = [_is_error(error, status) for error, status in marks]
         if any(flags):
-            bodies = _decode_again(region, how, _ERROR_BODY, _ERROR_BODIES)
+            try:
+                bodies = _decode_again(region, how, _ERROR_BODY, _ERROR_BODIES)
+            except _MSGSPEC_ERRORS:
+                # An error object of a shape ErrorBody does not take ({"error": [...]}):
+                # still an error, described from what the first decoding found.
+                bodies = [_lenient_error_body(*mark) for mark in marks]
             values = [
                 body if flag else v for v, flag, body in zip(values, flags, bodies, strict=True)
             ]
         out += values
+
+
+_NO_MARK = (None, None)
+
+
+def _lenient_error_body(error: Any, status: Any) -> ErrorBody:
+    """An ErrorBody from an error object's ``error`` and ``status``, whatever they are."""
+    if not isinstance(error, (str, ErrorDetail)):
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            error = ErrorDetail(message=error["message"])
+        else:
+            error = msgspec.json.encode(error).decode()
+    return ErrorBody(status=status if type(status) is int else None, error=error)
 
 
 def _mentions_errors(region: Region) -> bool:

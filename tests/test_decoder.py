@@ -622,3 +622,11 @@ def test_a_stream_that_ends_before_its_framing_is_known_is_an_error(start: bytes
     out, error = failure([start])
     assert out == []
     assert "cannot tell the framing" in str(error)
+
+
+def test_error_object_of_a_shape_error_body_does_not_take() -> None:
+    [chunk, error] = decode_every_way(b'{"choices": []}{"status": 503, "error": ["x", 1]}', Any)
+    assert chunk == {"choices": []}
+    assert isinstance(error, ErrorBody)
+    assert error.status == 503
+    assert error.summary == '["x",1]'
