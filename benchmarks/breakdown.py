@@ -7,8 +7,10 @@ Usage::
 Each layer runs alone on the bytes it sees inside the client, so the figures add up
 (roughly: caches and allocation patterns differ when the layers run interleaved):
 
-* **HTTP framing**: h11 alone, the whole reply fed in 64 KiB reads (what one
-  ``recv`` returns), pulling every event.
+* **HTTP framing**: h11 alone, and httptools (llhttp, in C) alone, the whole reply
+  fed in 64 KiB reads (what one ``recv`` returns), pulling every event. The client
+  uses httptools when it is installed (the default), else h11; the rows marked
+  "h11 parser" force h11, so the two are compared in one run.
 * **decompression**: the same body gzip-compressed with a sync flush after every
   object (as the stand-in server compresses a stream), inflated by one
   ``zlib.decompressobj`` in 64 KiB reads. Only paid when a server compresses.
@@ -16,7 +18,8 @@ Each layer runs alone on the bytes it sees inside the client, so the figures add
   (``auto``) fed the body in 64 KiB pieces, as ``ClientConnection`` hands it over
   (all of one read's HTTP chunks joined).
 * **ClientConnection**: the sans-IO core, total: 64 KiB reads in, events out. Less
-  h11 and decoding, what is left is its own glue (events, the deque, checks).
+  the framing of its parser and decoding, what is left is its own glue (events, the
+  deque, checks).
 * **accumulating**: ``StreamAccumulator.add_chunk`` for every chunk, which the
   transports do so that ``completion`` works after a stream.
 * **transport**: the blocking client end to end over loopback (replay server in its
@@ -63,7 +66,7 @@ from ._common import (
     timed,
 )
 from .corpus import DEFAULT_SEED, realistic
-from .e2e import PURAI_PATH, blocking_fn, floor_fn
+from .e2e import PURAI_PATH, blocking_fn, default_parser, floor_fn
 from .replay import PURAI_HEAD, ReplayServer, chunked, purai_reply
 
 __all__ = ["main", "run"]
@@ -149,7 +152,7 @@ def h11_fn(reads: list[bytes]) -> Callable[[], int]:
 
 
 def httptools_fn(reads: list[bytes]) -> Callable[[], int] | None:
-    """httptools (llhttp, in C) framing the same reads: a peer for h11, if installed."""
+    """httptools (llhttp, in C) alone framing the same reads, if installed."""
     try:
         import httptools  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
@@ -243,12 +246,12 @@ def decoder_fn(reads: list[bytes]) -> Callable[[], int]:
     return fn
 
 
-def connection_fn(reads: list[bytes]) -> Callable[[], int]:
+def connection_fn(reads: list[bytes], http_parser: str = "auto") -> Callable[[], int]:
     """ClientConnection, sans I/O: the reply in 64 KiB reads, counting chunk events."""
     request = _request()
 
     def fn() -> int:
-        conn = ClientConnection("bench")
+        conn = ClientConnection("bench", http_parser=http_parser)  # type: ignore[arg-type]
         conn.send_request(request, path=PURAI_PATH)
         receive, next_event = conn.receive_data, conn.next_event
         n = 0
@@ -297,14 +300,16 @@ def e2e_fn(measure: Callable[[], tuple[float, float, int]]) -> Callable[[], int]
 # --- the suite ----------------------------------------------------------------------
 
 CONNECTION = "ClientConnection total (sans-IO), 64 KiB reads"
+CONNECTION_H11 = "ClientConnection total, h11 parser"
 CLIENT = "blocking Client end to end (loopback)"
+CLIENT_H11 = "blocking Client end to end, h11 parser"
 H11 = "HTTP framing: h11 alone, 64 KiB reads"
 INFLATE = "decompression: zlib, gzip flushed per chunk, 64 KiB reads"
 DECODING = "decoding: ChunkDecoder (auto framing), 64 KiB pieces"
 ACCUMULATE = "accumulating: StreamAccumulator.add_chunk"
 GZIP_CONNECTION = "ClientConnection total, gzip body"
 FLOOR = "raw socket read of the same bytes (the floor)"
-HTTPTOOLS = "peer: httptools (llhttp, C) framing, 64 KiB reads"
+HTTPTOOLS = "HTTP framing: httptools (llhttp, C) alone, 64 KiB reads"
 FIND = "sketch: chunked framing by bytes.find in Python, 64 KiB reads"
 
 
@@ -325,14 +330,19 @@ def build(objects: list[bytes], url: str, notes: list[str]) -> tuple[list[Layer]
         Layer(INFLATE, inflate_fn(cut(gzip_body))),
         Layer(DECODING, decoder_fn(cut(body))),
         Layer(CONNECTION, connection_fn(cut(reply))),
+        Layer(CONNECTION_H11, connection_fn(cut(reply), "h11")),
         Layer(GZIP_CONNECTION, connection_fn(cut(gzip_reply))),
         Layer(ACCUMULATE, accumulate_fn(chunks)),
         Layer(FLOOR, e2e_fn(floor_fn(url, objects))),
         Layer(CLIENT, e2e_fn(blocking_fn(url, PURAI_PATH, n))),
+        Layer(CLIENT_H11, e2e_fn(blocking_fn(url, PURAI_PATH, n, "h11"))),
     ]
+    notes.append(f"the client reads with the {default_parser()} parser unless a row says")
     httptools = httptools_fn(cut(reply))
     if httptools is None:
-        notes.append("httptools is not installed: its row is skipped (pip install httptools)")
+        notes.append(
+            "httptools is not installed: its row is skipped (pip install 'purai[speedups]')"
+        )
     else:
         layers.insert(1, Layer(HTTPTOOLS, httptools))
     expected = {layer.name: n for layer in layers}
@@ -363,10 +373,12 @@ def to_rows(layers: list[Layer], n: int) -> list[Row]:
         Row(layer.name, us[layer.name], us[layer.name] / client, True, layer.times)
         for layer in layers
     ]
+    framing = us.get(HTTPTOOLS, us[H11]) if default_parser() == "httptools" else us[H11]
     derived = {
-        "ClientConnection's own glue (total - h11 - decoding)": us[CONNECTION]
-        - us[H11]
+        "ClientConnection's own glue (total - framing - decoding)": us[CONNECTION]
+        - framing
         - us[DECODING],
+        "ClientConnection's own glue, h11 parser": us[CONNECTION_H11] - us[H11] - us[DECODING],
         "transport (blocking Client - ClientConnection)": client - us[CONNECTION],
         "transport: exchange + runner (transport - floor - accumulating)": client
         - us[CONNECTION]
@@ -435,7 +447,7 @@ def run(argv: list[str] | None = None) -> int:
     notes += [
         f"gzip with a sync flush per object: {gzip_size / body_size:.0%} of the body's size",
         "derived rows (in italics) are differences of medians, not measurements",
-        "peer and sketch rows are not part of the client: what framing could cost",
+        "the sketch row is not part of the client: what framing in Python could cost",
     ]
     for note in notes:
         print(f"note: {note}")

@@ -28,21 +28,27 @@ Why it is built this way:
 * The floor is a raw socket reading the same bytes in 64 KiB reads with no parsing at
   all; ``ChunkDecoder`` alone, fed one object per call with no I/O, is the decoder's
   share (the issue's target: the blocking client at half its rate or better).
+* The clients read responses with the default HTTP parser (httptools when it is
+  installed, else h11); one more row runs the blocking client with h11 forced, so the
+  two parsers are compared in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from purai_proto import ChatCompletionChunk, ChunkDecoder
+from purai_proto import ChatCompletionChunk, ChunkDecoder, ClientConnection
+from purai_proto._http_parsers import httptools_available
 
 from ._common import (
     RESULTS_DIR,
@@ -72,6 +78,7 @@ OPENAI_PATH = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "Stream the benchmark corpus."}]
 
 BLOCKING = "purai blocking Client"
+BLOCKING_H11 = "purai blocking Client, h11 parser"
 OPENAI = "openai-python sync client"
 ASYNCIO = "purai AsyncClient (anyio on asyncio)"
 ANYIO_TRIO = "purai AsyncClient (anyio on trio)"
@@ -117,8 +124,35 @@ def _path(base: str, objects: int) -> str:
 # --- one timed run per client -------------------------------------------------------
 
 
-def blocking_fn(url: str, path: str, objects: int) -> Measure:
-    """purai's blocking client on stdlib sockets."""
+def default_parser() -> str:
+    """The HTTP parser a client uses when not told: httptools when importable."""
+    return "httptools" if httptools_available() else "h11"
+
+
+@contextmanager
+def forced_parser(http_parser: str | None) -> Iterator[None]:
+    """While inside, the transports' connections read with ``http_parser``.
+
+    The transports make their ``ClientConnection`` with the default parser and take
+    no option for it; a benchmark comparing parsers swaps the name they call.
+    """
+    if http_parser is None:
+        yield
+        return
+    import purai_transports._exchange as exchange
+
+    original = exchange.ClientConnection
+    exchange.ClientConnection = functools.partial(  # type: ignore[misc]
+        ClientConnection, http_parser=http_parser
+    )
+    try:
+        yield
+    finally:
+        exchange.ClientConnection = original  # type: ignore[misc]
+
+
+def blocking_fn(url: str, path: str, objects: int, http_parser: str | None = None) -> Measure:
+    """purai's blocking client on stdlib sockets, with ``http_parser`` if given."""
     from purai_transports.blocking import Client
 
     def consume(client: Client, n: int) -> int:
@@ -129,7 +163,7 @@ def blocking_fn(url: str, path: str, objects: int) -> Measure:
         return count
 
     def fn() -> tuple[float, float, int]:
-        with Client(url, api_key="bench") as client:
+        with forced_parser(http_parser), Client(url, api_key="bench") as client:
             consume(client, WARMUP_OBJECTS)
             return timed(lambda: consume(client, objects))
 
@@ -259,10 +293,12 @@ def build(
 ) -> list[Contender]:
     """Every row, in the order of the table."""
     n = len(objects)
+    notes.append(f"the purai clients read with the {default_parser()} parser unless a row says")
     rows = [
         Contender(FLOOR, "PurAI", n, floor_fn(url, objects)),
         Contender(DECODER, "no I/O", n, decoder_fn(objects)),
         Contender(BLOCKING, "PurAI", n, blocking_fn(url, PURAI_PATH, n)),
+        Contender(BLOCKING_H11, "PurAI", n, blocking_fn(url, PURAI_PATH, n, "h11")),
         Contender(
             BLOCKING + ", server in a thread", "PurAI", n, blocking_fn(thread_url, PURAI_PATH, n)
         ),
@@ -364,6 +400,9 @@ def verdicts(rows: list[Row]) -> list[str]:
         out.append(
             f"{name} / blocking = {x:.2f} (issue 4 target >= {1 / 1.5:.2f}): {_met(x >= 1 / 1.5)}"
         )
+    if BLOCKING_H11 in by:
+        x = blocking.chunks_per_s / by[BLOCKING_H11].chunks_per_s
+        out.append(f"blocking, default parser / blocking, h11 parser = {x:.2f}")
     x = blocking.chunks_per_s / by[DECODER].chunks_per_s
     out.append(f"blocking / ChunkDecoder alone = {x:.2f} (issue 6 target >= 0.5): {_met(x >= 0.5)}")
     x = by[BLOCKING + ", server in a thread"].chunks_per_s / blocking.chunks_per_s

@@ -5,6 +5,10 @@
 2. Fed whole or cut into pieces, the same bytes give the same answer: the same values
    or events, and the same error.
 3. Nothing loops forever: every call returns.
+4. ClientConnection's two HTTP parsers, h11 and httptools (when installed), give the
+   same events for the same reply, and leave the connection equally reusable; where
+   one refuses the reply, so does the other, except for the malformed replies that
+   llhttp is stricter about (:data:`LLHTTP_STRICTER`).
 
 The first byte or two of a fuzz input choose the options (framing, type, piece size);
 the rest is the stream, so the fuzzer explores options and content together.
@@ -12,6 +16,7 @@ the rest is the stream, so the fuzzer explores options and content together.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -26,8 +31,17 @@ from purai_proto import (
     RemoteProtocolError,
     StreamEnded,
 )
+from purai_proto._http_parsers import httptools_available
 
-__all__ = ["check_connection", "check_decoder"]
+__all__ = [
+    "H11_STRICTER",
+    "LLHTTP_STRICTER",
+    "PARSERS",
+    "check_connection",
+    "check_decoder",
+    "compare_parsers",
+    "outcome",
+]
 
 FRAMINGS = ("auto", "concatenated", "sse", "ndjson", "json-array")
 # Small limits, so that the limit checks are reached by small inputs too.
@@ -79,39 +93,128 @@ _REQUESTS = (
 )
 
 
-def _drive(stream: bool, pieces: list[bytes]) -> tuple[list[Any], str | None]:
-    conn = ClientConnection("example.com", max_object_size=2048, max_buffer_size=4096)
+#: The HTTP parsers ClientConnection can use here.
+PARSERS = ("h11", "httptools") if httptools_available() else ("h11",)
+
+#: llhttp's reasons for refusing replies that h11 accepts: the one class of input on
+#: which the parsers may disagree (httptools raises, h11 gives events). Each is a
+#: leniency of h11's on a malformed reply, never one of llhttp's (the httptools parser
+#: closes those: see purai_proto/_http_parsers.py), and none of them is something a
+#: server may send (RFC 9112 and RFC 9110 sections in the comments).
+LLHTTP_STRICTER = (
+    # A bare LF ending the status line, a field line or the head (sections 2.2 and 4:
+    # a recipient MAY take LF alone; h11 does, llhttp does not by default).
+    "Missing expected CR after",
+    "Invalid response status",  # ... right after the status code ("HTTP/1.1 204\n")
+    "Invalid header field char",  # ... as the blank line ending the head
+    # Control characters other than HTAB in a field value (RFC 9110, section 5.5:
+    # invalid; h11 refuses only NUL, CR, LF, VT and FF).
+    "Invalid header value char",
+    # Obsolete line folding (section 5.2: a recipient MAY unfold it; h11 does).
+    "Unexpected whitespace after header value",
+    # HTTP versions other than 0.9, 1.0, 1.1 and 2.0 (h11 takes any digit.digit).
+    "Invalid HTTP version",
+    # Whitespace after a chunk size, and chunk extensions that are not
+    # token[=token / quoted-string] (section 7.1.1; h11 takes ";" and anything).
+    "Invalid character in chunk size",
+    "Invalid character in chunk extensions",
+    # Content-Length as a list of equal values, or twice (section 6.3 lets a
+    # recipient merge them, as h11 does), or with Transfer-Encoding (section 6.3:
+    # "ought to be handled as an error"; h11 lets chunked win).
+    "Invalid character in Content-Length",
+    "Duplicate Content-Length",
+    "Content-Length can't be present with Transfer-Encoding",
+)
+
+#: h11's one refusal of a reply that llhttp accepts, and rightly: a chunk size of
+#: more than 20 hex digits (leading zeros; RFC 9112, section 7.1 sets no limit). h11
+#: caps the digits, llhttp the value (at 2**64 - 1). The httptools parser cannot see
+#: chunk-size lines, so it does not copy h11's cap.
+H11_STRICTER = re.compile(r"illegal chunk header: bytearray\(b'[0-9A-Fa-f]{21}")
+
+Outcome = tuple[list[Any], str | None, bool]
+
+
+def outcome(stream: bool, pieces: list[bytes], http_parser: str = "h11") -> Outcome:
+    """Events, the error (if any) and whether the connection is left reusable.
+
+    After StreamEnded the rest of the reply is still received (not read), then the
+    connection is asked whether it is reusable, before EOF.
+    """
+    conn = ClientConnection(
+        "example.com",
+        max_object_size=2048,
+        max_buffer_size=4096,
+        http_parser=http_parser,  # type: ignore[arg-type]
+    )
     conn.send_request(_REQUESTS[0 if stream else 1])
     events: list[Any] = []
+    ended = False
     try:
-        for piece in [*pieces, b""]:
+        for piece in pieces:
             conn.receive_data(piece)
-            while True:
+            while not ended:
                 event = conn.next_event()
                 if event is NEED_DATA:
                     break
                 events.append(msgspec.to_builtins(event))
-                if isinstance(event, StreamEnded):
-                    return events, None
+                ended = isinstance(event, StreamEnded)
                 assert len(events) < 100_000, "next_event() does not stop"
+        if ended:
+            return events, None, conn.reusable
+        conn.receive_data(b"")
+        while True:
+            event = conn.next_event()
+            assert event is not NEED_DATA, "NEED_DATA after EOF"
+            events.append(msgspec.to_builtins(event))
+            if isinstance(event, StreamEnded):
+                return events, None, conn.reusable
+            assert len(events) < 100_000, "next_event() does not stop"
     except RemoteProtocolError as exc:
-        return events, str(exc)
-    return events, "ended without StreamEnded"
+        return events, str(exc), conn.reusable
+
+
+def _same_answer(whole: Outcome, split: Outcome) -> None:
+    assert (whole[1] is None) == (split[1] is None), (whole[1], split[1])
+    if whole[1] is None:
+        assert whole[0] == split[0], "whole and split give different events"
+        assert whole[2] == split[2], "whole and split leave it differently reusable"
+    else:
+        shorter, longer = sorted([whole[0], split[0]], key=len)
+        assert longer[: len(shorter)] == shorter, "events before the error differ"
+
+
+def compare_parsers(h11: Outcome, httptools: Outcome) -> None:
+    """Invariant 4, for the outcomes of one reply read by each parser."""
+    h11_events, h11_error, h11_reusable = h11
+    events, error, reusable = httptools
+    if h11_error is None and error is None:
+        assert h11_events == events, "h11 and httptools give different events"
+        assert h11_reusable == reusable, "h11 and httptools leave it differently reusable"
+        return
+    if error is None:
+        assert h11_error is not None
+        assert H11_STRICTER.search(h11_error), f"httptools accepts a reply h11 refuses: {h11_error}"
+    elif h11_error is None:
+        reason = error.removeprefix("invalid HTTP response: ")
+        assert reason != error, f"httptools alone fails: {error}"
+        assert reason.startswith(LLHTTP_STRICTER), f"httptools alone refuses: {error}"
+    shorter, longer = sorted([h11_events, events], key=len)
+    assert longer[: len(shorter)] == shorter, "h11 and httptools differ before the error"
 
 
 def check_connection(data: bytes) -> None:
-    """Invariants 1-3 for ClientConnection. Byte 0: streamed request and piece size;
+    """Invariants 1-4 for ClientConnection. Byte 0: streamed request and piece size;
     the rest is the server's reply, followed by EOF."""
     if not data:
         return
     stream = bool(data[0] & 1)
     size = data[0] // 2 % 64 + 1
     reply = data[1:]
-    whole = _drive(stream, [reply])
-    split = _drive(stream, _pieces(reply, size))
-    assert (whole[1] is None) == (split[1] is None), (whole[1], split[1])
-    if whole[1] is None:
-        assert whole[0] == split[0], "whole and split give different events"
-    else:
-        shorter, longer = sorted([whole[0], split[0]], key=len)
-        assert longer[: len(shorter)] == shorter, "events before the error differ"
+    outcomes = []
+    for parser in PARSERS:
+        whole = outcome(stream, [reply], parser)
+        _same_answer(whole, outcome(stream, _pieces(reply, size), parser))
+        outcomes.append(whole)
+    if len(outcomes) == 2:
+        compare_parsers(*outcomes)

@@ -50,6 +50,26 @@ STREAM = ChatRequest(
 NOT_STREAMED = ChatRequest(model="gpt-3.5-turbo", messages=[Message(role="user", content="Hi")])
 
 
+# --- every test runs with each HTTP parser -----------------------------------------
+
+PARSERS = ["h11", "httptools"]
+PARSER = "h11"  # the parser of the tests running now: set by the fixture below
+
+
+@pytest.fixture(autouse=True, scope="module", params=PARSERS)
+def http_parser(request: pytest.FixtureRequest) -> str:
+    """Run the whole module once with h11 and once with httptools (when installed).
+
+    Module-scoped, so that hypothesis's tests share it; every connection the tests
+    make goes through :func:`connect`, which reads :data:`PARSER`.
+    """
+    global PARSER
+    if request.param == "httptools":
+        pytest.importorskip("httptools")
+    PARSER = request.param
+    return PARSER
+
+
 # --- helpers ------------------------------------------------------------------------
 
 
@@ -92,8 +112,13 @@ def feeding_ways(data: bytes, *, bytewise: bool = True) -> list[list[bytes]]:
     return [pieces for name, pieces in split_ways(data) if bytewise or name != "bytewise"]
 
 
+def connect(**kwargs: Any) -> ClientConnection:
+    """A connection reading with the parser the module's tests run with."""
+    return ClientConnection(HOST, http_parser=PARSER, **kwargs)
+
+
 def new_connection(request: ChatRequest = STREAM, **kwargs: Any) -> ClientConnection:
-    conn = ClientConnection(HOST, **kwargs)
+    conn = connect(**kwargs)
     conn.send_request(request)
     return conn
 
@@ -218,7 +243,7 @@ def parse_request(data: bytes) -> tuple[h11.Request, bytes]:
 
 
 def test_request_head_and_body() -> None:
-    conn = ClientConnection(HOST)
+    conn = connect()
     request, body = parse_request(conn.send_request(STREAM, api_key="purgpt-abc"))
     assert request.method == b"POST"
     assert request.target == b"/openai/chat/completions"
@@ -243,7 +268,7 @@ def test_request_head_and_body() -> None:
     ["/openai/chat/completions", "/third-party/chat/completions", "/v1/chat/completions"],
 )
 def test_request_paths(path: str) -> None:
-    conn = ClientConnection(HOST)
+    conn = connect()
     request, _ = parse_request(conn.send_request(NOT_STREAMED, path=path))
     assert request.target == path.encode()
     assert dict(request.headers)[b"accept"] == b"application/json"
@@ -251,7 +276,7 @@ def test_request_paths(path: str) -> None:
 
 
 def test_extra_headers_add_and_replace() -> None:
-    conn = ClientConnection(HOST)
+    conn = connect()
     data = conn.send_request(
         STREAM,
         headers=[("User-Agent", "mine/1"), ("X-Trace", b"abc"), ("X-Trace", "d\te ")],
@@ -260,7 +285,7 @@ def test_extra_headers_add_and_replace() -> None:
     assert dict(request.headers)[b"user-agent"] == b"mine/1"
     assert [v for k, v in request.headers if k == b"x-trace"] == [b"abc", b"d\te"]
     assert data.count(b"User-Agent") == 1
-    conn = ClientConnection(HOST)
+    conn = connect()
     request, _ = parse_request(conn.send_request(STREAM, headers={"accept": "text/plain"}))
     assert [v for k, v in request.headers if k == b"accept"] == [b"text/plain"]
 
@@ -288,7 +313,7 @@ def test_extra_headers_add_and_replace() -> None:
     ],
 )
 def test_bad_header_values_are_refused_before_sending(kwargs: dict[str, Any], match: str) -> None:
-    conn = ClientConnection(HOST)
+    conn = connect()
     with pytest.raises(LocalProtocolError, match=match):
         conn.send_request(STREAM, **kwargs)
     # Nothing was sent: the connection is as good as new.
@@ -299,25 +324,25 @@ def test_bad_header_values_are_refused_before_sending(kwargs: dict[str, Any], ma
 
 def test_the_api_key_is_not_quoted_in_the_error() -> None:
     with pytest.raises(LocalProtocolError) as info:
-        ClientConnection(HOST).send_request(STREAM, api_key="secret-key\r\n")
+        connect().send_request(STREAM, api_key="secret-key\r\n")
     assert "secret" not in str(info.value)
 
 
 @pytest.mark.parametrize("host", ["", "a\r\nb", "a\nb"])
 def test_bad_host(host: str) -> None:
     with pytest.raises(LocalProtocolError):
-        ClientConnection(host)
+        ClientConnection(host, http_parser=PARSER)
 
 
 def test_unencodable_request() -> None:
-    conn = ClientConnection(HOST)
+    conn = connect()
     with pytest.raises(LocalProtocolError, match="cannot encode"):
         conn.send_request(ChatRequest(logit_bias={"a": object()}))  # type: ignore[dict-item]
 
 
 def test_limits_must_be_positive() -> None:
     with pytest.raises(LocalProtocolError, match="positive"):
-        ClientConnection(HOST, max_decompressed_size=0)
+        connect(max_decompressed_size=0)
 
 
 # --- body delimitation --------------------------------------------------------------
@@ -401,11 +426,89 @@ def test_empty_success_body() -> None:
     assert kinds(events) == ["ResponseStarted", "StreamEnded"]
 
 
-def test_informational_responses_are_skipped() -> None:
-    reply = b"HTTP/1.1 100 Continue\r\n\r\n" + http_reply(SEED)
-    events, _ = run(reply)
+@pytest.mark.parametrize(
+    "informational",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n",
+        # A 1xx's Connection field says nothing about the final response.
+        b"HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\n",
+    ],
+)
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_informational_responses_are_skipped(informational: bytes, framing: str) -> None:
+    events, conn = run(informational + http_reply(SEED, framing=framing))
     assert kinds(events)[0] == "ResponseStarted"
+    assert events[0].status == 200
     assert text_of(events) == "AI language model."
+    assert conn.reusable
+
+
+def test_eof_after_an_informational_response() -> None:
+    reply = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2"
+    events, _ = run(reply, eof=True)
+    assert events == [
+        Raised(
+            "the server closed the connection before the response headers were complete, "
+            f"after {len(reply)} bytes (at byte {len(reply)})"
+        )
+    ]
+
+
+def test_header_fields_come_as_h11_gives_them() -> None:
+    # Names lowercased, values without the whitespace around them (RFC 9110, section
+    # 5.5), Transfer-Encoding lowercased, whatever the parser.
+    head = (
+        b"HTTP/1.1 200 All  good \r\n"
+        b"X-Foo:  Bar \t\r\n"
+        b"CONTENT-type:\tapplication/json\r\n"
+        b"Transfer-Encoding: Chunked\r\n"
+        b"X-Empty:\r\n"
+        b"X-Spaces:   \r\n"
+        b"x-foo: again\r\n\r\n"
+    )
+    reply = head + http_reply(SEED, framing="chunked").partition(b"\r\n\r\n")[2]
+    events, conn = run(reply)
+    assert events[0] == ResponseStarted(
+        status=200,
+        reason=b"All  good ",
+        headers=(
+            (b"x-foo", b"Bar"),
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+            (b"x-empty", b""),
+            (b"x-spaces", b""),
+            (b"x-foo", b"again"),
+        ),
+    )
+    assert text_of(events) == "AI language model."
+    assert conn.reusable
+
+
+def test_status_line_without_a_reason() -> None:
+    for line in (b"HTTP/1.1 200\r\n", b"HTTP/1.1 200 \r\n"):
+        events, _ = run(line + http_reply(SEED).partition(b"\r\n")[2])
+        assert events[0].reason == b""
+        assert text_of(events) == "AI language model."
+
+
+def test_body_delimited_by_closing_on_http_1_1() -> None:
+    events, conn = run(b"HTTP/1.1 200 OK\r\n\r\n" + SEED, eof=True)
+    assert text_of(events) == "AI language model."
+    assert isinstance(events[-1], StreamEnded)
+    assert not conn.reusable
+
+
+def test_no_body_for_204_and_304_whatever_the_fields_say() -> None:
+    # RFC 9112, section 6.3, rule 1.
+    reply = b"HTTP/1.1 204 No Content\r\nContent-Length: 20\r\n\r\n"
+    events, conn = run(reply, request=NOT_STREAMED)
+    assert kinds(events) == ["ResponseStarted", "StreamEnded"]
+    assert conn.reusable
+    reply = b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"
+    events, _ = run(reply, request=NOT_STREAMED)
+    assert kinds(events) == ["ResponseStarted", "ErrorReceived", "StreamEnded"]
 
 
 # --- content encodings --------------------------------------------------------------
@@ -822,6 +925,92 @@ def test_eof_inside_an_sse_stream_keeps_the_last_event() -> None:
     assert text_of(events) == "ab"
 
 
+def refused(reply: bytes) -> str:
+    """The error every way of feeding ``reply`` raises before any event; its first.
+
+    Only what was wrong is the same every way: h11 says "illegal request line" for a
+    first byte it can see is wrong, and something else when it sees the whole line.
+    """
+    messages = []
+    for pieces in feeding_ways(reply):
+        events = drive(new_connection(), pieces, eof=False)
+        assert kinds(events) == ["Raised"], (pieces[:3], events)
+        messages.append(events[0].message)
+    assert all(m.startswith("invalid HTTP response: ") for m in messages), messages
+    return messages[0]
+
+
+OK_TAIL = b"Content-Length: 2\r\n\r\n{}"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"garbage\r\n\r\n",
+        # RFC 9112, section 4: the status line comes first, "HTTP/" first of all.
+        b"\r\nHTTP/1.1 200 OK\r\n" + OK_TAIL,
+        b"\nHTTP/1.1 200 OK\r\n" + OK_TAIL,
+        b"RTSP/1.0 200 OK\r\n" + OK_TAIL,
+        b"ICE/1.0 200 OK\r\n" + OK_TAIL,
+        b"HTTP/1.1 100 Continue\r\n\r\n\r\nHTTP/1.1 200 OK\r\n" + OK_TAIL,
+        b"HTTP/1.1 099 Low\r\n" + OK_TAIL,
+        b"HTTP/1.1 2000 OK\r\n" + OK_TAIL,
+        b"HTTP/1.1 20 OK\r\n" + OK_TAIL,
+        b"HTTP/1.1 200 O\x00K\r\n" + OK_TAIL,
+        b"HTTP/1.1 200 O\x0bK\r\n" + OK_TAIL,
+        b"HTTP/1.1 200 O\x0cK\r\n" + OK_TAIL,
+        # No upgrade was asked for (RFC 9110, section 15.2.2).
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        # Only chunked, once (h11's rule).
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBad Name: x\r\n" + OK_TAIL,
+        b"HTTP/1.1 200 OK\r\n: no name\r\n" + OK_TAIL,
+        b"HTTP/1.1 200 OK\r\nX-A: a\rb\r\n" + OK_TAIL,
+        b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n" + OK_TAIL,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0x2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n X: folded\r\n\r\n{}",
+        b"HTTP/x.1 200 OK\r\n" + OK_TAIL,
+        b"HTTP/1.1  200 OK\r\n" + OK_TAIL,
+    ],
+)
+def test_malformed_heads_are_refused(reply: bytes) -> None:
+    refused(reply)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"2\r\n{}\r\n0\r\nBad Trailer\r\n\r\n",
+        b"2\r\n{}x\r\n0\r\n\r\n",  # the chunk is longer than its size
+        b"g\r\n{}\r\n0\r\n\r\n",
+        b"2\r\n{}\r\n-1\r\n\r\n",
+    ],
+)
+def test_malformed_chunked_bodies_are_refused(body: bytes) -> None:
+    # h11 quotes what it found, which depends on where the read was cut.
+    reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    for pieces in feeding_ways(reply):
+        conn = new_connection()
+        events = drive(conn, pieces, eof=False)
+        assert kinds(events)[0] == "ResponseStarted"
+        assert events[-1].message.startswith("invalid HTTP response: ")
+        assert not conn.reusable
+
+
+def test_trailer_fields_are_read_and_dropped() -> None:
+    body = http_reply(SEED, framing="chunked").partition(b"\r\n\r\n")[2]
+    trailers = body.replace(b"0\r\n\r\n", b"0\r\nX-Checksum: abc\r\nX-B:  c \r\n\r\n")
+    reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + trailers
+    events, conn = run(reply)
+    assert text_of(events) == "AI language model."
+    assert conn.reusable
+
+
 def test_errors_repeat_after_a_failure() -> None:
     conn = new_connection()
     conn.receive_data(b"garbage\r\n\r\n")
@@ -834,12 +1023,53 @@ def test_errors_repeat_after_a_failure() -> None:
         conn.send_request(STREAM)
 
 
+TOO_LARGE = Raised("the response's status line and headers exceed max_header_size (1000 bytes)")
+
+
 def test_headers_too_large() -> None:
     reply = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 5000
     events, _ = run(reply, max_header_size=1000, bytewise=False)
-    assert events == [
-        Raised("the response's status line and headers exceed max_header_size (1000 bytes)")
-    ]
+    assert events == [TOO_LARGE]
+    # After a 1xx, the final head has the limit to itself.
+    reply = b"HTTP/1.1 100 Continue\r\nX-A: " + b"a" * 900 + b"\r\n\r\n" + http_reply(SEED)
+    assert text_of(run(reply, max_header_size=1000, bytewise=False)[0]) == "AI language model."
+
+
+def test_a_whole_head_over_the_limit() -> None:
+    # A complete head longer than max_header_size in one read: h11 bounds only a head
+    # still incomplete (its maximum incomplete event), so it takes this one; the
+    # httptools parser counts the head itself and refuses it however it arrives.
+    reply = http_reply(SEED, headers=[(b"X-Big", b"a" * 2000)])
+    events = drive(new_connection(max_header_size=1000), [reply], eof=False)
+    if PARSER == "h11":
+        assert text_of(events) == "AI language model."
+    else:
+        assert events == [TOO_LARGE]
+    # Cut into small pieces, the head is incomplete long enough for both.
+    for pieces in feeding_ways(reply, bytewise=False)[1:]:
+        assert drive(new_connection(max_header_size=1000), pieces, eof=False) == [TOO_LARGE]
+
+
+def test_trailers_too_large() -> None:
+    # Bounded like the head, while they are incomplete (as h11 bounds them).
+    body = http_reply(SEED, framing="chunked").partition(b"\r\n\r\n")[2]
+    big = body.replace(b"0\r\n\r\n", b"0\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
+    reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + big
+    for pieces in feeding_ways(reply, bytewise=False)[1:]:
+        events = drive(new_connection(max_header_size=1000), pieces, eof=False)
+        assert events[-1] == TOO_LARGE
+        assert text_of(events[:-1]) == "AI language model."
+
+
+def test_parse_errors_say_where_when_the_parser_knows() -> None:
+    reply = b"HTTP/1.1 200 OK\r\nBad Name: x\r\n" + OK_TAIL
+    message = refused(reply)
+    if PARSER == "httptools":  # llhttp's position, found again byte by byte
+        assert message.endswith(f"(at byte {reply.index(b' Name')})")
+    else:  # h11 quotes the line instead
+        assert "(at byte" not in message
+    message = refused(b"HTTQ/1.1 200 OK\r\n\r\n")
+    assert message.endswith("(at byte 3)") == (PARSER == "httptools")
 
 
 def test_decoder_limits_apply() -> None:
@@ -890,7 +1120,7 @@ def test_h11_server_chunked_sse_and_seed() -> None:
         (OPENAI_SSE, "text/event-stream", "Hello, world"),
         (SEED, "application/json", "AI language model."),
     ]:
-        client = ClientConnection(HOST)
+        client = connect()
         reply = serve(
             h11.Connection(h11.SERVER),
             client.send_request(STREAM),
@@ -899,7 +1129,7 @@ def test_h11_server_chunked_sse_and_seed() -> None:
         )
         assert b"transfer-encoding: chunked" in reply.lower()
         for pieces in feeding_ways(reply):
-            client = ClientConnection(HOST)
+            client = connect()
             client.send_request(STREAM)
             assert text_of(drive(client, pieces, eof=False)) == text
 
@@ -909,7 +1139,7 @@ WAYS = [name for name, _ in split_ways(b"xy")]
 
 @pytest.mark.parametrize("way", WAYS)
 def test_keep_alive_requests_on_one_connection(way: str) -> None:
-    client = ClientConnection(HOST)
+    client = connect()
     server = h11.Connection(h11.SERVER)
     texts = []
     for request, body, headers in [
@@ -932,7 +1162,7 @@ def test_keep_alive_requests_on_one_connection(way: str) -> None:
 
 
 def test_start_next_cycle_explicitly() -> None:
-    client = ClientConnection(HOST)
+    client = connect()
     client.start_next_cycle()  # nothing to do on a fresh connection
     client.send_request(STREAM)
     drive(client, [http_reply(SEED)], eof=False)
@@ -945,7 +1175,7 @@ def test_start_next_cycle_explicitly() -> None:
 
 @pytest.mark.parametrize("way", WAYS)
 def test_not_reusable_after_connection_close(way: str) -> None:
-    client = ClientConnection(HOST)
+    client = connect()
     server = h11.Connection(h11.SERVER)
     reply = serve(server, client.send_request(STREAM), SEED, [("Connection", "close")])
     events = drive(client, dict(split_ways(reply))[way], eof=False)
@@ -958,14 +1188,14 @@ def test_not_reusable_after_connection_close(way: str) -> None:
 
 
 def test_not_reusable_when_the_request_asked_to_close() -> None:
-    client = ClientConnection(HOST)
+    client = connect()
     client.send_request(STREAM, headers={"Connection": "close"})
     drive(client, [http_reply(SEED)], eof=False)
     assert not client.reusable
 
 
 def test_not_reusable_after_an_error_reply() -> None:
-    client = ClientConnection(HOST)
+    client = connect()
     client.send_request(STREAM)
     drive(client, [http_reply(b'{"error": "no"}', status=400)], eof=False)
     with pytest.raises(LocalProtocolError, match="reported an error"):
@@ -973,7 +1203,7 @@ def test_not_reusable_after_an_error_reply() -> None:
 
 
 def test_not_reusable_when_the_body_was_not_read_to_the_end() -> None:
-    client = ClientConnection(HOST)
+    client = connect()
     client.send_request(STREAM)
     client.receive_data(http_reply(SEED)[:1000])
     assert isinstance(client.next_event(), ResponseStarted)
@@ -984,21 +1214,105 @@ def test_not_reusable_when_the_body_was_not_read_to_the_end() -> None:
         client.start_next_cycle()
 
 
+def read_all(conn: ClientConnection, pieces: Iterable[bytes]) -> list[Any]:
+    """Every piece fed, events drained up to StreamEnded (the rest only received)."""
+    out: list[Any] = []
+    for piece in pieces:
+        conn.receive_data(piece)
+        while not (out and isinstance(out[-1], (StreamEnded, Raised))):
+            try:
+                event = conn.next_event()
+            except RemoteProtocolError as exc:
+                out.append(Raised(str(exc)))
+                break
+            if event is NEED_DATA:
+                break
+            out.append(event)
+    return out
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+@pytest.mark.parametrize(
+    "after",
+    [
+        b"",
+        # CR and LF alone: llhttp skips them between responses, h11 keeps them.
+        b"\r\n",
+        b"\n",
+        b"\r\n\r\n\r\n",
+        b"x",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",  # a second response
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/",
+    ],
+)
+def test_bytes_after_the_response(framing: str, after: bytes) -> None:
+    reply = http_reply(SEED, framing=framing)
+    for pieces in feeding_ways(reply + after):
+        conn = new_connection()
+        events = read_all(conn, pieces)
+        assert isinstance(events[-1], StreamEnded)
+        assert text_of(events) == "AI language model."
+        assert conn.reusable is not after, pieces[-3:]
+        if after:
+            with pytest.raises(LocalProtocolError, match="no request asked for"):
+                conn.send_request(STREAM)
+
+
+@pytest.mark.parametrize("after", [b"", b"\r\n", b"x"])
+def test_bytes_after_a_response_with_no_body(after: bytes) -> None:
+    for pieces in feeding_ways(b"HTTP/1.1 204 No Content\r\n\r\n" + after):
+        conn = new_connection()
+        assert kinds(read_all(conn, pieces)) == ["ResponseStarted", "StreamEnded"]
+        assert conn.reusable is not after
+
+
+def test_bytes_after_a_response_that_closes() -> None:
+    # llhttp refuses bytes after "Connection: close": they are not the reply's.
+    reply = http_reply(SEED, headers=[(b"Connection", b"close")], framing="chunked") + b"junk"
+    events, conn = run(reply)
+    assert text_of(events) == "AI language model."
+    assert isinstance(events[-1], StreamEnded)
+    assert not conn.reusable
+
+
+@pytest.mark.parametrize(
+    ("version", "connection", "reusable"),
+    [
+        (b"1.1", None, True),
+        (b"1.1", b"keep-alive", True),
+        (b"1.1", b"close", False),
+        (b"1.1", b"Keep-Alive, CLOSE", False),
+        (b"1.1", b"closed", True),  # not the close option
+        (b"1.0", None, False),
+        (b"1.0", b"keep-alive", False),  # h11 closes every HTTP/1.0 connection
+        (b"2.0", None, True),
+    ],
+)
+def test_reusable_after_version_and_connection_fields(
+    version: bytes, connection: bytes | None, reusable: bool
+) -> None:
+    headers = [] if connection is None else [(b"Connection", connection)]
+    events, conn = run(http_reply(SEED, version=version, headers=headers))
+    assert isinstance(events[-1], StreamEnded)
+    assert conn.reusable is reusable
+
+
 def test_not_reusable_after_the_server_closed_or_sent_stray_bytes() -> None:
-    client = ClientConnection(HOST)
+    client = connect()
     client.send_request(STREAM)
     drive(client, [http_reply(SEED)], eof=False)
     client.receive_data(b"HTTP/1.1 200 OK\r\n")
     assert not client.reusable
     with pytest.raises(LocalProtocolError, match="no request asked for"):
         client.send_request(STREAM)
-    client = ClientConnection(HOST)
+    client = connect()
     client.send_request(STREAM)
     drive(client, [http_reply(SEED)], eof=False)
     client.receive_data(b"")
     with pytest.raises(LocalProtocolError, match="the server closed it"):
         client.send_request(STREAM)
-    idle = ClientConnection(HOST)
+    idle = connect()
     idle.receive_data(b"")
     assert not idle.reusable
 
@@ -1008,7 +1322,7 @@ def test_not_reusable_after_the_server_closed_or_sent_stray_bytes() -> None:
 
 def test_next_event_with_no_request() -> None:
     with pytest.raises(LocalProtocolError, match="no reply in progress"):
-        ClientConnection(HOST).next_event()
+        connect().next_event()
 
 
 def test_next_event_after_the_end() -> None:
