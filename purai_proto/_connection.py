@@ -174,6 +174,7 @@ class ClientConnection:
         self._decoder: ChunkDecoder[ChatCompletionChunk] | ChunkDecoder[ChatCompletion] | None
         self._decoder = None
         self._error_body: bytearray | None = None  # an error reply's body, so far
+        self._corrupt_body = False  # the body failed to decompress
 
     # -- the public API -----------------------------------------------------------
 
@@ -394,7 +395,7 @@ class ClientConnection:
     def _on_body(self, data: bytes | bytearray) -> None:
         self._body_received += len(data)
         if self._decompressor is not None:
-            data = self._decompressor.decompress(data)
+            data = self._inflate(data)
         decoder = self._decoder
         if decoder is not None:
             items = decoder.feed(data)
@@ -402,6 +403,17 @@ class ClientConnection:
                 self._queue(items)
         else:
             self._keep_error_body(data)
+
+    def _inflate(self, data: bytes | bytearray) -> bytes:
+        assert self._decompressor is not None
+        try:
+            return self._decompressor.decompress(data)
+        except RemoteProtocolError:
+            # How much of a corrupt body inflated before the corruption depends on how
+            # it was cut (zlib gives nothing from a call that fails), so nothing of it
+            # may decide what is reported: see _fail().
+            self._corrupt_body = True
+            raise
 
     def _queue(self, items: Sequence[ChatCompletionChunk | ChatCompletion | ErrorBody]) -> None:
         append = self._events.append
@@ -434,7 +446,7 @@ class ClientConnection:
         no more bytes are at hand.
         """
         if self._decompressor is not None:
-            self._decompressor.decompress(b"")
+            self._inflate(b"")
         if self._decoder is not None:
             # No bytes complete no object: the result is always empty.
             self._decoder.feed(b"")
@@ -470,7 +482,10 @@ class ClientConnection:
     def _fail(self, exc: RemoteProtocolError) -> None:
         if self._error_body is not None and self._state is _State.RECEIVING_BODY:
             # An error reply cut short still says what the error was: report it
-            # before the error about the cut.
+            # before the error about the cut (from its status line alone when the
+            # body was corrupt, the same however it arrived).
+            if self._corrupt_body:
+                self._error_body.clear()
             self._queue_error_reply()
         self._error = exc
         self._state = _State.FAILED
