@@ -483,7 +483,11 @@ class _ConcatenatedFraming(_Framing):
 
     def _check_pending(self) -> None:
         if len(self._buf) > self._limit:
-            raise _too_large("a value", self._limit, _value_start(self._buf, self._base))
+            # The value's own size, without the whitespace before it (which is kept,
+            # or not, depending on how the stream was cut).
+            start = _value_start(self._buf, self._base)
+            if self._base + len(self._buf) - start > self._limit:
+                raise _too_large("a value", self._limit, start)
 
 
 class _ArrayFraming(_Framing):
