@@ -85,10 +85,20 @@ def _reason(exc: BaseException) -> str:
 
 
 class _ErrorProbe(msgspec.Struct, gc=False):
-    """Reads only the fields that mark an error object, skipping everything else."""
+    """Reads only the fields that mark an error object, skipping everything else.
 
-    error: Any = None
-    status: Any = None
+    Raw, not decoded: the probe reads bytes a typed decoding may have skipped (an
+    unknown field), and must not fail where that decoding did not.
+    """
+
+    error: msgspec.Raw = msgspec.Raw(b"null")
+    status: msgspec.Raw = msgspec.Raw(b"null")
+
+    def mark(self) -> tuple[Any, Any]:
+        """(error, status) as _is_error() and _lenient_error_body() take them."""
+        error = None if bytes(self.error) == b"null" else self.error
+        number = bytes(self.status)
+        return error, int(number) if number.isdigit() and len(number) < 10 else None
 
 
 def _is_error(error: Any, status: Any) -> bool:
@@ -151,7 +161,7 @@ class _Values:
             ]
         elif _mentions_errors(region):
             probes = _decode_again(region, how, _ERROR_PROBE, _ERROR_PROBES)
-            marks = [(p.error, p.status) for p in probes]
+            marks = [p.mark() for p in probes]
         else:
             marks = []
         flags = [_is_error(error, status) for error, status in marks]
@@ -173,7 +183,9 @@ _NO_MARK = (None, None)
 
 def _lenient_error_body(error: Any, status: Any) -> ErrorBody:
     """An ErrorBody from an error object's ``error`` and ``status``, whatever they are."""
-    if not isinstance(error, (str, ErrorDetail)):
+    if isinstance(error, msgspec.Raw):
+        error = bytes(error).decode("utf-8", "replace")
+    elif not isinstance(error, (str, ErrorDetail)):
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             error = ErrorDetail(message=error["message"])
         else:
@@ -273,12 +285,13 @@ def _decode_spans(
     region = bytes(memoryview(buf)[first:last])
     try:
         if array:
-            values.emit(values.many.decode(b"[" + region + b"]"), region, _ARRAY, out)
+            decoded = values.many.decode(b"[" + region + b"]")
         else:
-            values.emit(values.one.decode_lines(region), region, _RUN, out)
+            decoded = values.one.decode_lines(region)
     except _MSGSPEC_ERRORS:
         pass
     else:
+        values.emit(decoded, region, _ARRAY if array else _RUN, out)
         return
     # Some value is bad: decode them one by one to say which.
     for i, (start, stop) in enumerate(spans):
