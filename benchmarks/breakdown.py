@@ -47,7 +47,6 @@ from purai_proto import (
     NEED_DATA,
     ChatCompletionChunk,
     ChatRequest,
-    ChunkDecoder,
     ChunkReceived,
     ClientConnection,
     Message,
@@ -66,6 +65,7 @@ from ._common import (
     timed,
 )
 from .corpus import DEFAULT_SEED, realistic
+from .decoder import chunk_decoder_fn
 from .e2e import PURAI_PATH, blocking_fn, default_parser, floor_fn
 from .replay import PURAI_HEAD, ReplayServer, chunked, purai_reply
 
@@ -232,20 +232,6 @@ def inflate_fn(reads: list[bytes]) -> Callable[[], int]:
     return fn
 
 
-def decoder_fn(reads: list[bytes]) -> Callable[[], int]:
-    """ChunkDecoder with the client's framing, fed 64 KiB pieces of the body."""
-
-    def fn() -> int:
-        decoder = ChunkDecoder(ChatCompletionChunk, framing="auto")
-        feed = decoder.feed
-        n = 0
-        for piece in reads:
-            n += len(feed(piece))
-        return n + len(decoder.close())
-
-    return fn
-
-
 def connection_fn(reads: list[bytes], http_parser: str = "auto") -> Callable[[], int]:
     """ClientConnection, sans I/O: the reply in 64 KiB reads, counting chunk events."""
     request = _request()
@@ -328,7 +314,8 @@ def build(objects: list[bytes], url: str, notes: list[str]) -> tuple[list[Layer]
         Layer(H11, h11_fn(cut(reply))),
         Layer(FIND, find_fn(cut(reply))),
         Layer(INFLATE, inflate_fn(cut(gzip_body))),
-        Layer(DECODING, decoder_fn(cut(body))),
+        # The client's framing for this body, fed 64 KiB pieces of it.
+        Layer(DECODING, chunk_decoder_fn(cut(body), framing="auto")),
         Layer(CONNECTION, connection_fn(cut(reply))),
         Layer(CONNECTION_H11, connection_fn(cut(reply), "h11")),
         Layer(GZIP_CONNECTION, connection_fn(cut(gzip_reply))),

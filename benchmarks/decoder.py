@@ -44,7 +44,7 @@ from typing import Any
 
 import msgspec
 
-from purai_proto import ChatCompletionChunk, ChunkDecoder
+from purai_proto import ChatCompletionChunk, ChunkDecoder, Framing
 
 from .corpus import CORPORA, DEFAULT_OBJECTS, DEFAULT_SEED
 
@@ -192,11 +192,13 @@ def per_object_fn(decode: Callable[[bytes], Any], objects: Sequence[bytes]) -> C
     return fn
 
 
-def chunk_decoder_fn(pieces: Sequence[bytes]) -> Callable[[], int]:
+def chunk_decoder_fn(
+    pieces: Sequence[bytes], framing: Framing = "concatenated"
+) -> Callable[[], int]:
     """The project: a fresh ``ChunkDecoder`` fed every piece, then closed."""
 
     def fn() -> int:
-        decoder = ChunkDecoder(ChatCompletionChunk, framing="concatenated")
+        decoder = ChunkDecoder(ChatCompletionChunk, framing=framing)
         feed = decoder.feed
         n = 0
         for piece in pieces:
