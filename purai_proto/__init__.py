@@ -40,6 +40,7 @@ from ._models import (
     ToolCall,
     Usage,
 )
+from ._request import DEFAULT_PATH
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,7 @@ __all__ = [
     "DEFAULT_MAX_ERROR_BODY_SIZE",
     "DEFAULT_MAX_HEADER_SIZE",
     "DEFAULT_MAX_OBJECT_SIZE",
+    "DEFAULT_PATH",
     "NEED_DATA",
     "CacheReport",
     "CalledFunction",

@@ -18,6 +18,7 @@ import msgspec
 from purai_proto import ChatCompletion, ChatCompletionChunk
 
 from ._config import Timeout
+from ._request_path import DEFAULT_PATH
 
 __all__ = ["add_chat_parser"]
 
@@ -44,8 +45,8 @@ def add_chat_parser(commands: Any) -> None:
     )
     chat.add_argument(
         "--path",
-        default="/openai/chat/completions",
-        help="the endpoint under the base URL (default: /openai/chat/completions; "
+        default=DEFAULT_PATH,
+        help=f"the endpoint under the base URL (default: {DEFAULT_PATH}; "
         "OpenAI-compatible servers: /v1/chat/completions)",
     )
     chat.add_argument(

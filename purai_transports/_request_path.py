@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 
-from purai_proto import LocalProtocolError
+# PurAI's chat endpoint, decided in the core; OpenAI-compatible servers use
+# /v1/chat/completions (or /chat/completions under a base URL ending in /v1).
+from purai_proto import DEFAULT_PATH, LocalProtocolError
 
 __all__ = ["DEFAULT_PATH", "default_base_url"]
-
-#: PurAI's chat endpoint; OpenAI-compatible servers use ``/v1/chat/completions``
-#: (or ``/chat/completions`` under a base URL ending in ``/v1``).
-DEFAULT_PATH = "/openai/chat/completions"
 
 
 def default_base_url(base_url: str | None) -> str:
