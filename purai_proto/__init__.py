@@ -20,6 +20,7 @@ from ._events import (
     ResponseStarted,
     StreamEnded,
 )
+from ._http_parsers import HttpParserName
 from ._models import (
     CacheReport,
     CalledFunction,
@@ -40,7 +41,7 @@ from ._models import (
     ToolCall,
     Usage,
 )
-from ._request import DEFAULT_PATH
+from ._request import DEFAULT_PATH, check_headers, check_request
 
 __version__ = "0.1.0"
 
@@ -71,6 +72,7 @@ __all__ = [
     "Framing",
     "FunctionCall",
     "FunctionDefinition",
+    "HttpParserName",
     "LocalProtocolError",
     "Message",
     "NeedData",
@@ -86,4 +88,6 @@ __all__ = [
     "ToolCall",
     "Usage",
     "__version__",
+    "check_headers",
+    "check_request",
 ]

@@ -101,6 +101,7 @@ from ._events import NEED_DATA, NeedData
 
 __all__ = [
     "END",
+    "MAX_INFORMATIONAL_RESPONSES",
     "EndOfResponse",
     "H11ResponseParser",
     "HttpParserName",
@@ -112,6 +113,11 @@ __all__ = [
     "httptools_available",
     "new_parser",
 ]
+
+#: The most 1xx responses taken before a final one (RFC 9110, section 15.2, sets no
+#: limit; without one a server could hold a request with ``100 Continue`` forever).
+#: Each counts against ``max_header_size`` as any head does.
+MAX_INFORMATIONAL_RESPONSES = 32
 
 #: The ``http_parser`` argument of :class:`~purai_proto.ClientConnection`.
 HttpParserName: TypeAlias = Literal["auto", "h11", "httptools"]
@@ -220,6 +226,7 @@ class H11ResponseParser:
         self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
         self._held: h11.EndOfMessage | None = None  # read after body pieces: returned next
         self._error: ParseError | None = None  # raised after the body pieces before it
+        self._informational = 0  # 1xx responses to the current request
 
     @property
     def keep_alive(self) -> bool:
@@ -231,6 +238,7 @@ class H11ResponseParser:
         return bool(self._conn.trailing_data[0])
 
     def send_request(self, head: h11.Request, body: bytes) -> bytes:
+        self._informational = 0
         return _write_request(self._conn, head, body)
 
     def receive_data(self, data: bytes) -> None:
@@ -265,6 +273,8 @@ class H11ResponseParser:
                         self._held = event
                 return pieces[0] if len(pieces) == 1 else b"".join(pieces)
             while type(event) is h11.InformationalResponse:
+                self._informational += 1
+                _check_informational(self._informational)
                 event = conn.next_event()  # 1xx: the final one follows (RFC 9110, 15.2)
         except h11.RemoteProtocolError as exc:
             raise _h11_error(exc) from None
@@ -276,6 +286,13 @@ class H11ResponseParser:
             return END
         # ConnectionClosed, PAUSED, Data after a 1xx: not while a reply is due.
         raise ParseError(f"unexpected {event!r} while reading the reply")  # pragma: no cover
+
+
+def _check_informational(count: int) -> None:
+    if count > MAX_INFORMATIONAL_RESPONSES:
+        raise ParseError(
+            f"more than {MAX_INFORMATIONAL_RESPONSES} 1xx responses before the final one"
+        )
 
 
 def _h11_error(exc: h11.RemoteProtocolError) -> ParseError:
@@ -301,6 +318,7 @@ class _LLHTTPParser(Protocol):
 class _Httptools(NamedTuple):
     parser: Callable[[object], _LLHTTPParser]
     errors: tuple[type[Exception], ...]
+    callback_error: type[Exception]
 
 
 @functools.cache
@@ -310,7 +328,11 @@ def _load_httptools() -> _Httptools | None:
     except ImportError:
         return None
     # HttpParserUpgrade is not an HttpParserError: llhttp raises it for a 101 reply.
-    return _Httptools(module.HttpResponseParser, (module.HttpParserError, module.HttpParserUpgrade))
+    return _Httptools(
+        module.HttpResponseParser,
+        (module.HttpParserError, module.HttpParserUpgrade),
+        module.HttpParserCallbackError,
+    )
 
 
 def httptools_available() -> bool:
@@ -407,6 +429,8 @@ class HttptoolsResponseParser:
         self._max_header_size = max_header_size
         self._new_llhttp = httptools.parser
         self._llhttp_errors = httptools.errors
+        self._callback_error = httptools.callback_error
+        self._informational = 0  # 1xx responses to the current request
         self._phase = _Phase.IDLE
         self._pending: list[bytes] = []  # received, not parsed yet
         self._parts: deque[Part] = deque()  # parsed, not returned yet
@@ -447,6 +471,7 @@ class HttptoolsResponseParser:
         data = _write_request(writer, head, body)
         self._request_keep_alive = writer.our_state is h11.DONE
         self._response_keep_alive = True
+        self._informational = 0
         self._start_head()
         self._phase = _Phase.HEAD
         return data
@@ -529,11 +554,29 @@ class HttptoolsResponseParser:
                 return
             # A 1xx response: the final one follows (RFC 9110, section 15.2), read by a
             # parser of its own (llhttp would apply the 1xx's Connection field to it).
+            self._informational += 1
+            _check_informational(self._informational)
             self._start_head(self._head_offset + size)
             if not rest:
                 return
             head = self._head
             head += rest
+
+    def _feed(self, llhttp: _LLHTTPParser, data: bytes) -> None:
+        """``llhttp.feed_data(data)``, raising llhttp's errors, and what a callback
+        raised as itself.
+
+        The callbacks never raise on their own, so what one raised came from outside:
+        a ``KeyboardInterrupt`` or ``SystemExit`` from a signal handler that ran inside
+        it. httptools wraps it in ``HttpParserCallbackError``, which would read as the
+        server's fault; it goes on unchanged instead.
+        """
+        try:
+            llhttp.feed_data(data)
+        except self._callback_error as exc:
+            if exc.__context__ is not None:
+                raise exc.__context__ from None
+            raise  # pragma: no cover - httptools always sets the context
 
     def _feed_head(self, end: int) -> None:
         """Feed llhttp the head up to ``end``, refusing what llhttp refuses."""
@@ -542,7 +585,7 @@ class HttptoolsResponseParser:
         chunk = bytes(memoryview(self._head)[self._fed : end])
         self._fed = end
         try:
-            self._llhttp.feed_data(chunk)
+            self._feed(self._llhttp, chunk)
         except self._llhttp_errors as exc:
             if self._found.head_complete and self._llhttp.get_status_code() == 101:
                 raise ParseError(_NO_UPGRADE) from None
@@ -554,7 +597,7 @@ class HttptoolsResponseParser:
         head = bytes(self._head[: self._fed])
         for i in range(len(head)):
             try:
-                probe.feed_data(head[i : i + 1])
+                self._feed(probe, head[i : i + 1])
             except self._llhttp_errors:
                 return self._head_offset + i
         return None  # pragma: no cover - the same bytes fail the same way
@@ -596,7 +639,7 @@ class HttptoolsResponseParser:
             # and a tab is not chunked to it, so it would read the body to the close).
             self._found = found = _Collector(body_only=True)
             self._llhttp = self._new_llhttp(found)
-            self._llhttp.feed_data(_CHUNKED_HEAD)
+            self._feed(self._llhttp, _CHUNKED_HEAD)
             found.fields.clear()  # the trailers come next
             self._between_pieces = 0
             if rest:
@@ -649,7 +692,7 @@ class HttptoolsResponseParser:
                     error = self._feed_chunked(data[-1:])
         else:
             try:
-                self._llhttp.feed_data(data)
+                self._feed(self._llhttp, data)
                 error = None
             except self._llhttp_errors as exc:
                 error = self._chunked_error(exc)
@@ -678,7 +721,7 @@ class HttptoolsResponseParser:
 
     def _feed_chunked(self, data: bytes) -> ParseError | None:
         try:
-            self._llhttp.feed_data(data)
+            self._feed(self._llhttp, data)
         except self._llhttp_errors as exc:
             return self._chunked_error(exc)
         return None

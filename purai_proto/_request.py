@@ -11,6 +11,7 @@ refused with :class:`~purai_proto.LocalProtocolError`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 
@@ -19,7 +20,14 @@ import msgspec
 from ._errors import LocalProtocolError
 from ._models import ChatRequest
 
-__all__ = ["DEFAULT_PATH", "HeadersArg", "check_host", "request_head_and_body"]
+__all__ = [
+    "DEFAULT_PATH",
+    "HeadersArg",
+    "check_headers",
+    "check_host",
+    "check_request",
+    "request_head_and_body",
+]
 
 #: The path ``send_request`` posts to when given none: PurAI's OpenAI-model endpoint.
 DEFAULT_PATH = "/openai/chat/completions"
@@ -63,6 +71,94 @@ def _field_name(name: str | bytes) -> bytes:
     if not _TOKEN.fullmatch(raw):
         raise LocalProtocolError(f"invalid header name {raw!r}; the request was not sent")
     return raw
+
+
+def _bearer(api_key: str) -> bytes:
+    return b"Bearer " + _field_value(api_key, "the API key")
+
+
+def _extra_fields(headers: HeadersArg | None) -> list[tuple[bytes, bytes]]:
+    """The caller's header fields, each checked."""
+    if headers is None:
+        return []
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    checked = []
+    for item in items:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise LocalProtocolError(
+                f"headers must be a mapping or (name, value) pairs, not {item!r}"
+            ) from None
+        raw_name = _field_name(name)
+        if raw_name.lower() in _FRAMING_FIELDS:
+            raise LocalProtocolError(
+                f"{raw_name.decode()} is set by the connection from the body; "
+                "it cannot be given in headers"
+            )
+        checked.append((raw_name, _field_value(value, f"the value of header {raw_name.decode()}")))
+    return checked
+
+
+def check_headers(api_key: str | None, headers: HeadersArg | None) -> None:
+    """Check an API key and extra header fields as :meth:`ClientConnection.send_request`
+    will, so that a client can refuse them before it opens a connection.
+
+    Raises:
+        LocalProtocolError: A value with CR, LF or another control character, a name or
+            value that is not ASCII, or a framing header (``Content-Length``,
+            ``Transfer-Encoding``).
+    """
+    if api_key:
+        _bearer(api_key)
+    _extra_fields(headers)
+
+
+def check_request(request: object) -> None:
+    """Refuse a request body that JSON cannot carry as given.
+
+    msgspec writes a NaN or an infinite float as ``null``, so a bad ``temperature``
+    would be dropped silently, and it cannot encode a str holding a lone surrogate
+    (half of a UTF-16 pair, from a bad decode). Both are the caller's mistakes, found
+    here with the place they are at.
+
+    Raises:
+        LocalProtocolError: Naming the field, e.g. ``messages[0].content``.
+    """
+    problem = _bad_value(request, "request")
+    if problem is not None:
+        raise LocalProtocolError(f"invalid request: {problem}")
+
+
+def _bad_value(value: object, where: str) -> str | None:
+    """What is wrong with ``value`` or anything in it, and where; None if nothing."""
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{where} holds a lone surrogate, which UTF-8 cannot encode"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where} is {value!r}, which JSON cannot hold"
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            problem = _bad_value(getattr(value, name), f"{where}.{name}")
+            if problem is not None:
+                return problem
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            problem = _bad_value(item, f"{where}[{i}]")
+            if problem is not None:
+                return problem
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            problem = _bad_value(key, f"{where} key {key!r}") or _bad_value(
+                item, f"{where}[{key!r}]"
+            )
+            if problem is not None:
+                return problem
+    return None
 
 
 def check_host(host: str) -> bytes:
@@ -117,6 +213,7 @@ def request_head_and_body(
         raise LocalProtocolError(
             f"the path must start with '/' and hold no spaces or control characters: {path!r}"
         )
+    check_request(request)
     try:
         body = _ENCODER.encode(request)
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
@@ -135,29 +232,13 @@ def request_head_and_body(
         b"content-type": (b"Content-Type", b"application/json"),
     }
     if api_key:  # an empty key is no key: "Bearer " alone is no valid header
-        key = _field_value(api_key, "the API key")
-        fields[b"authorization"] = (b"Authorization", b"Bearer " + key)
+        fields[b"authorization"] = (b"Authorization", _bearer(api_key))
     extra: list[tuple[bytes, bytes]] = []
-    if headers is not None:
-        items = headers.items() if isinstance(headers, Mapping) else headers
-        for item in items:
-            try:
-                name, value = item
-            except (TypeError, ValueError):
-                raise LocalProtocolError(
-                    f"headers must be a mapping or (name, value) pairs, not {item!r}"
-                ) from None
-            raw_name = _field_name(name)
-            lower = raw_name.lower()
-            if lower in _FRAMING_FIELDS:
-                raise LocalProtocolError(
-                    f"{raw_name.decode()} is set by the connection from the body; "
-                    "it cannot be given in headers"
-                )
-            raw_value = _field_value(value, f"the value of header {raw_name.decode()}")
-            if lower in fields:
-                fields[lower] = (raw_name, raw_value)
-            else:
-                extra.append((raw_name, raw_value))
+    for raw_name, raw_value in _extra_fields(headers):
+        lower = raw_name.lower()
+        if lower in fields:
+            fields[lower] = (raw_name, raw_value)
+        else:
+            extra.append((raw_name, raw_value))
     head = [*fields.values(), *extra, (b"Content-Length", str(len(body)).encode())]
     return target, head, body

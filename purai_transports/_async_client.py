@@ -11,7 +11,13 @@ from collections.abc import Awaitable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
-from purai_proto import ChatCompletion, ChatCompletionChunk, ChatRequest, LocalProtocolError
+from purai_proto import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatRequest,
+    HttpParserName,
+    LocalProtocolError,
+)
 
 from ._client_base import ClientBase, StreamView
 from ._config import Timeout
@@ -104,9 +110,17 @@ class AsyncClientBase(ClientBase):
         max_connections: int = 100,
         max_keepalive: int = 10,
         keepalive_expiry: float = 5.0,
+        resend_unanswered: bool = False,
+        http_parser: HttpParserName = "auto",
     ) -> None:
-        if max_connections < 1:
-            raise LocalProtocolError("max_connections must be at least 1")
+        if not (
+            isinstance(max_connections, int)
+            and not isinstance(max_connections, bool)
+            and max_connections >= 1
+        ):
+            raise LocalProtocolError(
+                f"max_connections must be an int of at least 1, not {max_connections!r}"
+            )
         super().__init__(
             base_url,
             api_key=api_key,
@@ -117,6 +131,8 @@ class AsyncClientBase(ClientBase):
             verify=verify,
             max_keepalive=max_keepalive,
             keepalive_expiry=keepalive_expiry,
+            resend_unanswered=resend_unanswered,
+            http_parser=http_parser,
         )
         self._slots = self._make_slots(max_connections)
 

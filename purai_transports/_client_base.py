@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from purai_proto import ChatCompletion, ChatRequest
+from purai_proto import ChatCompletion, ChatRequest, HttpParserName
 
 from ._config import Timeout
 from ._exchange import ClientCore, Exchange
@@ -38,9 +38,16 @@ class ClientBase:
             (none; only for tests), or an ``ssl.SSLContext``.
         max_keepalive: Idle connections kept for reuse.
         keepalive_expiry: Seconds an idle connection is kept.
+        resend_unanswered: Send a request once more, on a new connection, when the
+            reused connection it was written on closed before any byte of reply (the
+            keep-alive race). Off by default, since the server may have processed it:
+            such a request raises :class:`~purai_transports.ServerDisconnectedError`.
+            A request the server cannot have received whole is re-sent either way.
+        http_parser: Which parser reads responses: ``"auto"`` (httptools when it is
+            installed, else h11), ``"h11"`` or ``"httptools"``.
 
     Raises:
-        LocalProtocolError: A bad argument.
+        LocalProtocolError: A bad argument, before any connection is made.
     """
 
     def __init__(
@@ -55,6 +62,8 @@ class ClientBase:
         verify: Any = True,
         max_keepalive: int = 10,
         keepalive_expiry: float = 5.0,
+        resend_unanswered: bool = False,
+        http_parser: HttpParserName = "auto",
     ) -> None:
         self._core = ClientCore(
             default_base_url(base_url),
@@ -65,6 +74,8 @@ class ClientBase:
             headers=headers,
             max_keepalive=max_keepalive,
             keepalive_expiry=keepalive_expiry,
+            resend_unanswered=resend_unanswered,
+            http_parser=http_parser,
         )
         self._backend = self._make_backend(verify)
 

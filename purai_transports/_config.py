@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from purai_proto import LocalProtocolError
 
-__all__ = ["Origin", "Timeout", "TimeoutArg"]
+__all__ = ["Origin", "Timeout", "TimeoutArg", "is_number"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +35,11 @@ class Timeout:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise LocalProtocolError(f"Timeout.{field.name} must be positive, not {value!r}")
+            if value is not None and not (is_number(value) and value > 0 and math.isfinite(value)):
+                raise LocalProtocolError(
+                    f"Timeout.{field.name} must be a positive number of seconds or None, "
+                    f"not {value!r}"
+                )
 
     @classmethod
     def of(cls, value: TimeoutArg) -> Timeout:
@@ -46,10 +49,19 @@ class Timeout:
             return value
         if value is None:
             return cls(None, None, None, None, None)
+        if not is_number(value):
+            raise LocalProtocolError(
+                f"timeout must be a Timeout, a number of seconds or None, not {value!r}"
+            )
         return cls(value, value, value, value, None)
 
 
 TimeoutArg = Timeout | float | None
+
+
+def is_number(value: object) -> bool:
+    """An int or a float, and not a bool (``True`` seconds is a mistake, not 1 s)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +95,8 @@ class Origin:
         Raises:
             LocalProtocolError: Not an http or https URL with a host.
         """
+        if not isinstance(base_url, str):
+            raise LocalProtocolError(f"base_url must be a str, not {type(base_url).__name__}")
         try:
             parts = urlsplit(base_url)
             port = parts.port
@@ -97,6 +111,8 @@ class Origin:
             raise LocalProtocolError(
                 f"invalid base_url {base_url!r}: no query, fragment or credentials allowed"
             )
+        if port == 0:
+            raise LocalProtocolError(f"invalid base_url {base_url!r}: port 0 is no port")
         default_port = 443 if scheme == "https" else 80
         host = parts.hostname
         shown = f"[{host}]" if ":" in host else host

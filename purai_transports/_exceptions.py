@@ -17,6 +17,7 @@ __all__ = [
     "NetworkError",
     "ReadTimeout",
     "RemoteProtocolError",
+    "ServerDisconnectedError",
     "StreamError",
     "TLSError",
     "TimeoutException",
@@ -45,6 +46,18 @@ class NetworkError(TransportError):
     """An established connection broke while sending or receiving (reset, broken pipe)."""
 
 
+class ServerDisconnectedError(NetworkError):
+    """The request was sent whole, then the connection closed or broke before any byte
+    of the reply arrived.
+
+    The server may have received and processed the request (a completion billed, a
+    tool run), so it is not re-sent unless the client was made with
+    ``resend_unanswered=True``. A request the server cannot have received whole (the
+    connection was found closed before writing, or the write itself failed) is re-sent
+    on a new connection without this error.
+    """
+
+
 class TimeoutException(TransportError):
     """A time limit ran out. The subclass says which one."""
 
@@ -63,7 +76,9 @@ class WriteTimeout(TimeoutException):
 
 class ChunkTimeout(TimeoutException):
     """No chunk was decoded for ``Timeout.chunk`` seconds, though bytes may have
-    arrived (a server sending only keep-alive comments cannot hang a stream)."""
+    arrived: from the request sent to the first chunk (the response head, any 1xx
+    responses and an error body included), or between two chunks. A server trickling
+    its head or sending only keep-alive comments cannot hang a request."""
 
 
 class TotalTimeout(TimeoutException):

@@ -20,21 +20,37 @@ The rules:
 * An exchange abandoned halfway (``break``, an exception, cancellation) leaves its
   connection in :attr:`Exchange.connection`; the runner closes it. It never returns to
   the pool: the rest of its reply would be read as the next one's.
+* Before an idle connection is reused it is polled: one that became readable while
+  idle (a late reply, bytes past a body's end, a ``408``, the server's close) holds
+  bytes no request asked for, and is closed instead. Bytes that arrive with a reply's
+  end make the protocol refuse reuse. Bytes that arrive only *after* the next request
+  was written cannot be told from its reply by any HTTP/1.1 client: a connection is
+  never reused once it was seen to carry them.
 * Retries: a connection that fails to open, and a ``429``, ``502``, ``503`` or ``504``
   reply, are retried up to ``max_retries`` times with exponential backoff, waiting
   at least what ``Retry-After`` asks. Never once a reply's body began to stream.
-  A pooled connection that turns out to be closed by the server before it answered
-  is replaced by a new one at once, without counting as a retry.
-* Timeouts: each read waits at most the nearest of the read limit, the chunk-gap
-  deadline and the total deadline, and the error raised says which one ran out.
+* Re-sending: a request is sent again by itself only when the server cannot have
+  received it whole: the write on a reused connection failed (and nothing of a
+  reply could be read). A request written whole, whose connection then closed or
+  broke before any byte of reply, may have been processed: it raises
+  :class:`~purai_transports.ServerDisconnectedError`, unless the client was made
+  with ``resend_unanswered=True`` and the connection was a reused one (the
+  keep-alive race), when it is sent once more on a new connection.
+* A failed write is not the end: the server may have answered before it stopped
+  reading (a ``413`` for a body too large), so what it sent is read first.
+* Timeouts: each read waits at most the nearest of the read limit, the chunk
+  deadline and the total deadline, and the error raised says which one ran out. The
+  chunk deadline starts when the request is written: it bounds the response head,
+  any 1xx responses and an error body together, then each gap between two chunks.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import msgspec
@@ -48,14 +64,17 @@ from purai_proto import (
     ClientConnection,
     CompletionReceived,
     ErrorReceived,
+    HttpParserName,
     LocalProtocolError,
     Message,
     ResponseStarted,
     StreamAccumulator,
     StreamEnded,
+    check_headers,
+    check_request,
 )
 
-from ._config import Origin, Timeout
+from ._config import Origin, Timeout, is_number
 from ._exceptions import (
     APIStatusError,
     ChunkTimeout,
@@ -64,6 +83,7 @@ from ._exceptions import (
     NetworkError,
     ReadTimeout,
     RemoteProtocolError,
+    ServerDisconnectedError,
     StreamError,
     TimeoutException,
     TLSError,
@@ -71,7 +91,7 @@ from ._exceptions import (
     TransportError,
     WriteTimeout,
 )
-from ._operations import Close, Connect, Read, Sleep, Write
+from ._operations import Close, Connect, Poll, Read, Sleep, Write
 
 __all__ = ["ClientCore", "Connection", "Exchange"]
 
@@ -85,13 +105,14 @@ _FIELDS = {f.name: f for f in msgspec.structs.fields(ChatRequest)}
 class Connection:
     """A byte stream from a backend and the protocol state that goes with it."""
 
-    __slots__ = ("idle_since", "protocol", "reused", "stream")
+    __slots__ = ("broken", "idle_since", "protocol", "reused", "stream")
 
     def __init__(self, stream: Any, protocol: ClientConnection) -> None:
         self.stream = stream
         self.protocol = protocol
         self.idle_since = 0.0
         self.reused = False  # carried an earlier exchange
+        self.broken = False  # a write failed: never reused, whatever the reply said
 
 
 class ClientCore:
@@ -108,6 +129,16 @@ class ClientCore:
         max_keepalive: The most idle connections kept for reuse.
         keepalive_expiry: Seconds an idle connection is kept.
         backoff: The first retry's wait in seconds; each further one doubles it.
+        resend_unanswered: Re-send, once, a request whose reused connection closed
+            after it was written and before any byte of reply (see the module doc).
+        http_parser: The :class:`~purai_proto.ClientConnection` parser.
+
+    Every setting is checked here, before any connection is made.
+
+    Attributes:
+        clock: Seconds, monotonic: ``time.monotonic`` unless a test gives its own.
+        jitter: A number in [0, 1) for each backoff: ``random.random`` unless a test
+            gives its own.
     """
 
     def __init__(
@@ -121,22 +152,37 @@ class ClientCore:
         max_keepalive: int = 10,
         keepalive_expiry: float = 5.0,
         backoff: float = 0.5,
+        resend_unanswered: bool = False,
+        http_parser: HttpParserName = "auto",
     ) -> None:
-        if max_retries < 0 or max_keepalive < 0 or keepalive_expiry < 0 or backoff < 0:
+        _check_count("max_retries", max_retries)
+        _check_count("max_keepalive", max_keepalive)
+        _check_seconds("keepalive_expiry", keepalive_expiry)
+        _check_seconds("retry_backoff", backoff)
+        if not isinstance(resend_unanswered, bool):
             raise LocalProtocolError(
-                "max_retries, max_keepalive, keepalive_expiry and backoff must not be negative"
+                f"resend_unanswered must be True or False, not {resend_unanswered!r}"
             )
         self.origin = Origin.parse(base_url)
         key = api_key if api_key is not None else os.environ.get("PURAI_API_KEY")
+        if key is not None and not isinstance(key, str):
+            raise LocalProtocolError(f"api_key must be a str, not {type(key).__name__}")
         self._api_key = key or None  # an empty key (or variable) means no key
         self.timeout = Timeout.of(timeout)
         self.max_retries = max_retries
         self.headers = dict(headers or {})
+        check_headers(self._api_key, self.headers)
         self.max_keepalive = max_keepalive
         self.keepalive_expiry = keepalive_expiry
         self.backoff = backoff
+        self.resend_unanswered = resend_unanswered
+        self.http_parser = http_parser
+        # Made once to check the parser's name (and that httptools imports, if asked).
+        ClientConnection(self.origin.host_header, http_parser=http_parser)
         self.idle: list[Connection] = []
         self.closed = False
+        self.clock: Callable[[], float] = time.monotonic
+        self.jitter: Callable[[], float] = random.random
 
     def describe(self, client: object) -> str:
         """The repr of ``client``: its class and origin, and never the API key, since
@@ -158,19 +204,21 @@ class ClientCore:
         if self.closed:
             raise LocalProtocolError("the client is closed")
         built = build_request(request, fields, stream=stream)
-        extra = {**self.headers, **headers} if headers else self.headers
+        if headers:
+            check_headers(None, headers)
+            extra = {**self.headers, **headers}
+        else:
+            extra = self.headers
         path = self.origin.prefix + _check_path(path)
-        return Exchange(self, built, path, extra, accumulate=accumulate)
+        return Exchange(self, built, path, extra, accumulate=accumulate, wants_reply=not stream)
 
-    def take_idle(self, now: float) -> tuple[Connection | None, list[Connection]]:
-        """An idle connection to reuse, if one is fresh, and the expired ones to close."""
-        expired: list[Connection] = []
-        while self.idle:
-            connection = self.idle.pop()
-            if now - connection.idle_since < self.keepalive_expiry:
-                return connection, expired
-            expired.append(connection)
-        return None, expired
+    def new_protocol(self) -> ClientConnection:
+        """The protocol state for a new connection."""
+        return ClientConnection(self.origin.host_header, http_parser=self.http_parser)
+
+    def pop_idle(self) -> Connection | None:
+        """The idle connection returned last, if any (the one most likely still open)."""
+        return self.idle.pop() if self.idle else None
 
     def give_back(self, connection: Connection, now: float) -> bool:
         """Keep ``connection`` for reuse if there is room; False if it must be closed."""
@@ -188,7 +236,19 @@ class ClientCore:
         return idle
 
 
+def _check_count(name: str, value: object) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        raise LocalProtocolError(f"{name} must be an int of 0 or more, not {value!r}")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    if not (is_number(value) and value >= 0 and math.isfinite(value)):  # type: ignore[operator, arg-type]
+        raise LocalProtocolError(f"{name} must be a finite number of seconds, not {value!r}")
+
+
 def _check_path(path: str) -> str:
+    if not isinstance(path, str):
+        raise LocalProtocolError(f"path must be a str, not {type(path).__name__}")
     if not path.startswith("/"):
         raise LocalProtocolError(f"path must start with '/', not {path!r}")
     return path
@@ -202,8 +262,13 @@ def build_request(
     if unknown:
         raise LocalProtocolError(f"unknown request field(s): {', '.join(unknown)}")
     if "messages" in fields:
+        messages = fields["messages"]
+        if not isinstance(messages, (list, tuple)):
+            raise LocalProtocolError(
+                f"messages must be a list of messages, not {type(messages).__name__}"
+            )
         fields["messages"] = [
-            m if isinstance(m, Message) else _convert(m, Message) for m in fields["messages"]
+            m if isinstance(m, Message) else _convert(m, Message) for m in messages
         ]
     base = request if request is not None else ChatRequest()
     if "stream" not in fields and (request is None or request.stream is None or stream):
@@ -212,6 +277,7 @@ def build_request(
         built = msgspec.structs.replace(base, **fields)
         # Validate as the server will see it, so that a bad field fails here, with
         # the field's name, instead of as a 400 from the server.
+        check_request(built)
         return msgspec.json.decode(msgspec.json.encode(built), type=ChatRequest)
     except (msgspec.ValidationError, TypeError) as exc:
         raise LocalProtocolError(f"invalid request: {exc}") from None
@@ -244,6 +310,7 @@ class Exchange:
         headers: Mapping[str, str],
         *,
         accumulate: bool = True,
+        wants_reply: bool = False,
     ) -> None:
         self.core = core
         self.request = request
@@ -251,26 +318,28 @@ class Exchange:
         self.headers = headers
         self.connection: Connection | None = None
         self.bytes_read = 0  # from the current connection, for this request
+        self.chunk_deadline: float | None = None  # for the first chunk, once written
         self.completion: ChatCompletion | None = None
         self.accumulator = StreamAccumulator() if accumulate else None
+        self.wants_reply = wants_reply  # complete(): an empty reply is an error
 
     def run(self) -> Generator[Any, Any, None]:
         """Yield operations (send back their results) and chunks (send back None)."""
         core = self.core
         timeout = core.timeout
-        start = time.monotonic()
+        start = core.clock()
         total_deadline = start + timeout.total if timeout.total is not None else None
         attempt = 0
         while True:
             try:
                 status = yield from self._start(total_deadline)
-            except (ConnectError, _Stale) as exc:
-                if isinstance(exc, _Stale):
-                    continue  # a pooled connection the server had closed: not a retry
+            except _Resend:
+                continue  # the server cannot have processed it: not a retry
+            except ConnectError as exc:
                 if attempt >= core.max_retries or isinstance(exc, TLSError):
                     raise  # a certificate that did not verify will not verify next time
                 wait = self._backoff(attempt, None)
-                if _past(total_deadline, wait):
+                if self._past(total_deadline, wait):
                     raise
             else:
                 if status.status not in RETRY_STATUSES or attempt >= core.max_retries:
@@ -278,7 +347,7 @@ class Exchange:
                 error = yield from self._error_reply(status, total_deadline)
                 wait = self._backoff(attempt, error.retry_after)
                 too_long = error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER
-                if too_long or _past(total_deadline, wait):
+                if too_long or self._past(total_deadline, wait):
                     raise _api_error(error)
             attempt += 1
             yield Sleep(wait)
@@ -286,35 +355,81 @@ class Exchange:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         # Full jitter keeps many clients that failed together from retrying together.
-        wait: float = self.core.backoff * (2**attempt) * (0.5 + random.random() / 2)
+        wait: float = self.core.backoff * (2**attempt) * (0.5 + self.core.jitter() / 2)
         return max(wait, retry_after) if retry_after is not None else wait
+
+    def _past(self, deadline: float | None, wait: float) -> bool:
+        """Whether waiting ``wait`` seconds would go past ``deadline``."""
+        return deadline is not None and self.core.clock() + wait > deadline
 
     def _start(self, total_deadline: float | None) -> Generator[Any, Any, ResponseStarted]:
         """Connect or reuse, send the request, read up to the status line."""
         core = self.core
-        now = time.monotonic()
-        connection, expired = core.take_idle(now)
-        for old in expired:
-            yield Close(old.stream)
+        connection = yield from self._take_idle()
         if connection is None:
-            timeout, on_timeout = _limit(core.timeout.connect, ConnectTimeout, total_deadline)
+            timeout, on_timeout = _limit(
+                core.timeout.connect, ConnectTimeout, total_deadline, core.clock()
+            )
             stream = yield Connect(core.origin, timeout, on_timeout)
-            connection = Connection(stream, ClientConnection(core.origin.host_header))
+            connection = Connection(stream, core.new_protocol())
         self.connection = connection
         self.bytes_read = 0
-        protocol = connection.protocol
-        data = protocol.send_request(
+        data = connection.protocol.send_request(
             self.request, path=self.path, api_key=core._api_key, headers=self.headers
         )
-        timeout, on_timeout = _limit(core.timeout.write, WriteTimeout, total_deadline)
+        timeout, on_timeout = _limit(core.timeout.write, WriteTimeout, total_deadline, core.clock())
         try:
             yield Write(connection.stream, data, timeout, on_timeout)
-            event = yield from self._next_event(total_deadline, None)
-        except (NetworkError, RemoteProtocolError) as exc:
-            if connection.reused and self.bytes_read == 0:
-                yield from self._discard()
-                raise _Stale from exc
+        except NetworkError as exc:
+            # The server may have answered and closed before reading all of the
+            # request (a 413 for a body too large): what it said is the answer.
+            connection.broken = True
+            event = yield from self._early_reply(total_deadline)
+            if event is not None:
+                return event
+            yield from self._discard()
+            if connection.reused:
+                raise _Resend from exc  # not received whole: safe to send again
             raise
+        chunk = core.timeout.chunk
+        self.chunk_deadline = core.clock() + chunk if chunk else None
+        try:
+            event = yield from self._next_event(total_deadline, self.chunk_deadline)
+        except (NetworkError, RemoteProtocolError) as exc:
+            if self.bytes_read:
+                raise
+            yield from self._discard()
+            if connection.reused and core.resend_unanswered:
+                raise _Resend from exc
+            raise ServerDisconnectedError(
+                "the server closed the connection after the request was sent, before any "
+                "reply: it may have processed the request, so it was not sent again"
+            ) from exc
+        assert isinstance(event, ResponseStarted)
+        return event
+
+    def _take_idle(self) -> Generator[Any, Any, Connection | None]:
+        """A pooled connection fit to carry this request, closing the ones that are not:
+        expired, or readable while idle (see the module doc)."""
+        core = self.core
+        now = core.clock()
+        while True:
+            connection = core.pop_idle()
+            if connection is None:
+                return None
+            fresh = now - connection.idle_since < core.keepalive_expiry
+            if fresh and not (yield Poll(connection.stream)):
+                return connection
+            yield Close(connection.stream)
+
+    def _early_reply(
+        self, total_deadline: float | None
+    ) -> Generator[Any, Any, ResponseStarted | None]:
+        """The response head the server sent before a write failed, or None."""
+        try:
+            event = yield from self._next_event(total_deadline, None)
+        except (NetworkError, RemoteProtocolError):
+            return None
         assert isinstance(event, ResponseStarted)
         return event
 
@@ -326,11 +441,12 @@ class Exchange:
         assert connection is not None
         protocol = connection.protocol
         read_timeout = self.core.timeout.read
+        clock = self.core.clock
         while True:
             event = protocol.next_event()
             if event is not NEED_DATA:
                 return event
-            timeout, on_timeout = _read_limit(read_timeout, chunk_deadline, total_deadline)
+            timeout, on_timeout = _read_limit(read_timeout, chunk_deadline, total_deadline, clock)
             data = yield Read(connection.stream, timeout, on_timeout)
             self.bytes_read += len(data)
             protocol.receive_data(data)
@@ -341,7 +457,7 @@ class Exchange:
         """Read an error reply to its end; release or close its connection."""
         error: ErrorReceived | None = None
         while True:
-            event = yield from self._next_event(total_deadline, None)
+            event = yield from self._next_event(total_deadline, self.chunk_deadline)
             if isinstance(event, ErrorReceived):
                 error = error or event
             elif isinstance(event, StreamEnded):
@@ -354,11 +470,13 @@ class Exchange:
     ) -> Generator[Any, Any, None]:
         """Read the reply: yield its chunks, then keep or close the connection."""
         chunk_timeout = self.core.timeout.chunk
-        chunk_deadline = time.monotonic() + chunk_timeout if chunk_timeout else None
+        chunk_deadline = self.chunk_deadline
+        clock = self.core.clock
         add = self.accumulator.add_chunk if self.accumulator is not None else _ignore
         connection = self.connection
         assert connection is not None
         next_event = connection.protocol.next_event
+        chunks = 0
         while True:
             # The hot loop, once per chunk: _next_event() inlined, as a generator
             # created per event would cost more than the rest of the loop.
@@ -368,8 +486,9 @@ class Exchange:
             if type(event) is ChunkReceived:
                 chunk = event.chunk
                 add(chunk)
+                chunks += 1
                 if chunk_timeout:
-                    chunk_deadline = time.monotonic() + chunk_timeout
+                    chunk_deadline = clock() + chunk_timeout
                 yield chunk
             elif type(event) is CompletionReceived:
                 self.completion = event.completion
@@ -381,6 +500,11 @@ class Exchange:
                 raise _api_error(event)
             elif type(event) is StreamEnded:
                 break
+        if self.completion is None and not chunks and self.wants_reply:
+            yield from self._release()
+            raise RemoteProtocolError(
+                f"the server answered {status.status} with no completion: the reply is empty"
+            )
         if self.completion is None and self.accumulator is not None:
             self.completion = self.accumulator.completion()
         yield from self._release()
@@ -404,7 +528,8 @@ class Exchange:
         connection, self.connection = self.connection, None
         if connection is None:
             return
-        if not (connection.protocol.reusable and self.core.give_back(connection, time.monotonic())):
+        keep = connection.protocol.reusable and not connection.broken
+        if not (keep and self.core.give_back(connection, self.core.clock())):
             yield Close(connection.stream)
 
     def _discard(self) -> Generator[Any, Any, None]:
@@ -417,8 +542,9 @@ def _ignore(chunk: ChatCompletionChunk) -> None:
     pass
 
 
-class _Stale(TransportError):
-    """A reused connection was found closed before it answered: try a new one."""
+class _Resend(TransportError):
+    """The request may be sent again on another connection, at once (see the module
+    doc for when)."""
 
 
 def _api_error(event: ErrorReceived) -> APIStatusError:
@@ -427,13 +553,8 @@ def _api_error(event: ErrorReceived) -> APIStatusError:
     )
 
 
-def _past(deadline: float | None, wait: float) -> bool:
-    """Whether waiting ``wait`` seconds would go past ``deadline``."""
-    return deadline is not None and time.monotonic() + wait > deadline
-
-
 def _limit(
-    limit: float | None, kind: type[TimeoutException], total_deadline: float | None
+    limit: float | None, kind: type[TimeoutException], total_deadline: float | None, now: float
 ) -> tuple[float | None, type[TimeoutException]]:
     """How long an operation may take (its own limit or what is left of the total),
     and which limit that is.
@@ -443,7 +564,7 @@ def _limit(
     """
     if total_deadline is None:
         return limit, kind
-    left = total_deadline - time.monotonic()
+    left = total_deadline - now
     if left <= 0:
         raise TotalTimeout("the request took longer than Timeout.total")
     if limit is None or left < limit:
@@ -452,13 +573,16 @@ def _limit(
 
 
 def _read_limit(
-    read: float | None, chunk_deadline: float | None, total_deadline: float | None
+    read: float | None,
+    chunk_deadline: float | None,
+    total_deadline: float | None,
+    clock: Callable[[], float],
 ) -> tuple[float | None, type[TimeoutException]]:
     """How long the next read may wait, and which limit that is."""
     timeout: float | None = read
     which: type[TimeoutException] = ReadTimeout
     if chunk_deadline is not None or total_deadline is not None:
-        now = time.monotonic()
+        now = clock()
         if chunk_deadline is not None:
             left = max(chunk_deadline - now, 0.0)
             if timeout is None or left < timeout:

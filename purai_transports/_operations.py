@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from ._config import Origin
 from ._exceptions import TimeoutException
 
-__all__ = ["Close", "Connect", "Operation", "Read", "Sleep", "Write"]
+__all__ = ["Close", "Connect", "Operation", "Poll", "Read", "Sleep", "Write"]
 
 
 class Connect(NamedTuple):
@@ -50,6 +50,17 @@ class Read(NamedTuple):
     on_timeout: type[TimeoutException]
 
 
+class Poll(NamedTuple):
+    """Whether ``stream`` has anything to read now: bytes, EOF, or an error.
+
+    Asked of an idle pooled connection before it is reused, and answered without
+    waiting: a connection that became readable while idle holds bytes no request asked
+    for (a late reply, a ``408``, the server's close) and must not carry the next one.
+    """
+
+    stream: Any
+
+
 class Close(NamedTuple):
     """Close ``stream``; never fails."""
 
@@ -62,5 +73,5 @@ class Sleep(NamedTuple):
     seconds: float
 
 
-Operation = Connect | Write | Read | Close | Sleep
-OPERATIONS = (Connect, Write, Read, Close, Sleep)
+Operation = Connect | Write | Read | Poll | Close | Sleep
+OPERATIONS = (Connect, Write, Read, Poll, Close, Sleep)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from purai_proto import ChatCompletionChunk, PuraiError
 
 from ._exceptions import TimeoutException
-from ._operations import Close, Connect, Read, Sleep, Write
+from ._operations import Close, Connect, Poll, Read, Sleep, Write
 
 __all__ = ["AsyncBackend", "AsyncRun", "SyncBackend", "SyncRun"]
 
@@ -29,6 +29,7 @@ class SyncStream(Protocol):
     def write(
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
     ) -> None: ...
+    def is_readable(self) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -44,6 +45,7 @@ class AsyncStream(Protocol):
     def write(
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
     ) -> Awaitable[None]: ...
+    def is_readable(self) -> bool: ...
     def aclose(self) -> Awaitable[None]: ...
     def abort(self) -> Awaitable[None]: ...
 
@@ -99,6 +101,8 @@ class SyncRun(_Run):
                         op.stream.write(op.data, op.timeout, op.on_timeout)
                     elif kind is Connect:
                         value = self._backend.connect(op)
+                    elif kind is Poll:
+                        value = op.stream.is_readable()
                     elif kind is Close:
                         op.stream.close()
                     elif kind is Sleep:
@@ -151,6 +155,8 @@ class AsyncRun(_Run):
                         await op.stream.write(op.data, op.timeout, op.on_timeout)
                     elif kind is Connect:
                         value = await self._backend.connect(op)
+                    elif kind is Poll:
+                        value = op.stream.is_readable()  # answers at once: no await
                     elif kind is Close:
                         await op.stream.aclose()
                     elif kind is Sleep:

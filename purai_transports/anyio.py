@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.streams.tls
 
 from ._async_client import AsyncChunkStream, AsyncClientBase
 from ._exceptions import (
@@ -31,7 +32,7 @@ from ._exceptions import (
     TLSError,
 )
 from ._operations import Connect
-from .sockets import READ_SIZE, default_ssl_context
+from .sockets import READ_SIZE, default_ssl_context, socket_is_readable
 
 __all__ = ["AnyioBackend", "AnyioStream", "AsyncChunkStream", "AsyncClient"]
 
@@ -72,6 +73,15 @@ class AnyioStream:
         except _BROKEN as exc:
             raise NetworkError(f"sending to the server failed: {exc!r}") from None
 
+    def is_readable(self) -> bool:
+        """Whether anything waits to be read, without waiting: what the kernel holds
+        (:func:`~purai_transports.sockets.socket_is_readable`) and what anyio read
+        from it and holds (:func:`_held_by_anyio`)."""
+        stream = self._stream
+        if _held_by_anyio(stream):
+            return True
+        return socket_is_readable(stream.extra(anyio.abc.SocketAttribute.raw_socket, None))
+
     async def aclose(self) -> None:
         """Close gracefully, shielded from cancellation; never fails."""
         with anyio.CancelScope(shield=True):
@@ -82,6 +92,34 @@ class AnyioStream:
         """Close at once (no TLS goodbye), shielded from cancellation."""
         with anyio.CancelScope(shield=True):
             await anyio.aclose_forcefully(self._stream)
+
+
+def _held_by_anyio(stream: anyio.abc.ByteStream) -> bool:
+    """Whether anyio holds bytes (or EOF) it read from the socket and did not hand out.
+
+    Two places can hold them, and anyio offers no public way to ask either:
+
+    * TLS: ``TLSStream`` reads what the socket has into a memory BIO and decrypts one
+      record per ``receive()``; records after the last one handed out stay in the BIO,
+      and the rest of a record in the ``SSLObject`` (``pending()``).
+    * asyncio: the transport can read once more after ``receive()`` paused it, into
+      the protocol's queue.
+
+    Both are looked up defensively: an anyio that renames them makes this answer
+    False, and ``tests/test_transports.py`` checks these buffers are seen.
+    """
+    if isinstance(stream, anyio.streams.tls.TLSStream):
+        ssl_object = stream.extra(anyio.streams.tls.TLSAttribute.ssl_object)
+        read_bio = getattr(stream, "_read_bio", None)
+        if ssl_object.pending() or (read_bio is not None and read_bio.pending):
+            return True
+        transport: object = stream.transport_stream
+    else:
+        transport = stream
+    protocol = getattr(transport, "_protocol", None)
+    return bool(getattr(protocol, "read_queue", None)) or bool(
+        getattr(protocol, "is_at_eof", False)
+    )
 
 
 class AnyioBackend:

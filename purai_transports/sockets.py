@@ -8,9 +8,11 @@ exceptions.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import time
+from typing import Any
 
 from ._exceptions import (
     ConnectError,
@@ -20,7 +22,13 @@ from ._exceptions import (
 )
 from ._operations import Connect
 
-__all__ = ["READ_SIZE", "SocketBackend", "SocketStream", "default_ssl_context"]
+__all__ = [
+    "READ_SIZE",
+    "SocketBackend",
+    "SocketStream",
+    "default_ssl_context",
+    "socket_is_readable",
+]
 
 #: Bytes asked of the kernel per read: one read usually drains what has arrived.
 READ_SIZE = 65536
@@ -37,6 +45,20 @@ def default_ssl_context(verify: bool | ssl.SSLContext = True) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
     context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+def socket_is_readable(sock: Any) -> bool:
+    """Whether the kernel holds bytes, EOF or an error for ``sock``: asked without
+    waiting, of an idle connection before it is reused (as urllib3's
+    ``wait_for_read(sock, 0)`` and httpcore's ``is_readable`` do). A socket that is
+    gone counts as readable: it cannot be reused either."""
+    if sock is None or sock.fileno() < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()  # not select(): it fails on descriptors past FD_SETSIZE
+    poller.register(sock, select.POLLIN)  # POLLHUP and POLLERR are always reported
+    return bool(poller.poll(0))
 
 
 class SocketStream:
@@ -85,6 +107,17 @@ class SocketStream:
             raise on_timeout(f"sending took over {timeout:.3g} s") from None
         except (OSError, ValueError) as exc:
             raise NetworkError(f"sending to the server failed: {exc}") from None
+
+    def is_readable(self) -> bool:
+        """Whether anything waits to be read (see :func:`socket_is_readable`).
+
+        ``ssl`` reads one TLS record at a time from the kernel, so what TLS holds is
+        only the rest of a record already read: :meth:`ssl.SSLSocket.pending`.
+        """
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        return socket_is_readable(sock)
 
     def close(self) -> None:
         """Close the connection; never fails."""

@@ -30,7 +30,7 @@ from ._exceptions import (
     TLSError,
 )
 from ._operations import Connect
-from .sockets import READ_SIZE, default_ssl_context
+from .sockets import READ_SIZE, default_ssl_context, socket_is_readable
 
 __all__ = ["AsyncChunkStream", "TrioBackend", "TrioClient", "TrioStream"]
 
@@ -68,6 +68,23 @@ class TrioStream:
             raise on_timeout(f"sending took over {timeout:.3g} s") from None
         except _BROKEN as exc:
             raise NetworkError(f"sending to the server failed: {exc!r}") from None
+
+    def is_readable(self) -> bool:
+        """Whether anything waits to be read, without waiting.
+
+        trio's ``SSLStream`` reads what the socket has into a memory BIO and decrypts
+        one record per ``receive_some()``: records after the last one handed out stay
+        there (trio offers no public way to ask; looked up defensively, and
+        ``tests/test_transports.py`` checks it is seen), the rest of a record in the
+        ``SSLObject`` (``pending()``). Then the kernel's socket.
+        """
+        stream = self._stream
+        if isinstance(stream, trio.SSLStream):
+            incoming = getattr(stream, "_incoming", None)
+            if stream.pending() or (incoming is not None and incoming.pending):
+                return True
+            stream = stream.transport_stream
+        return socket_is_readable(getattr(stream, "socket", None))
 
     async def aclose(self) -> None:
         """Close gracefully, shielded from cancellation; never fails."""

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fuzz.invariants import PARSERS, check_connection, compare_parsers, outcome
-from purai_proto import ClientConnection, LocalProtocolError
+from purai_proto import ChatRequest, ClientConnection, LocalProtocolError
 from purai_proto import _http_parsers as http_parsers
 from purai_proto._http_parsers import (
     END,
@@ -274,3 +274,71 @@ def test_h11_stricter_class() -> None:
         httptools = outcome(False, [reply], "httptools")
         assert httptools[1] is None
         compare_parsers(h11, httptools)
+
+
+# --- 1xx responses, and what a callback raises ---------------------------------------
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+@pytest.mark.parametrize("name", PARSERS)
+@pytest.mark.parametrize("byte_at_a_time", [False, True], ids=["whole", "bytewise"])
+def test_1xx_responses_are_capped(name: str, byte_at_a_time: bool) -> None:
+    # At the limit the final response is read; one more and the reply is refused,
+    # the same way however the bytes arrive.
+    limit = http_parsers.MAX_INFORMATIONAL_RESPONSES
+    for count in (limit, limit + 1):
+        parser = started(name)
+        data = CONTINUE * count + EMPTY_OK
+        pieces = [data[i : i + 1] for i in range(len(data))] if byte_at_a_time else [data]
+        if count > limit:
+            with pytest.raises(ParseError, match=f"more than {limit} 1xx responses"):
+                _parts_of(parser, pieces)
+        else:
+            parts = _parts_of(parser, pieces)
+            assert isinstance(parts[0], ResponseHead)
+            assert parts[0].status == 200
+
+
+def _parts_of(parser: ResponseParser, pieces: list[bytes]) -> list[Part]:
+    parts: list[Part] = []
+    for piece in pieces:
+        parser.receive_data(piece)
+        while (part := parser.next_part()) is not NEED_DATA:
+            parts.append(part)
+            if part is END:
+                return parts
+    return parts
+
+
+@needs_httptools
+@pytest.mark.parametrize(
+    ("callback", "reply"),
+    [
+        ("on_status", EMPTY_OK),
+        ("on_header", EMPTY_OK),
+        ("on_headers_complete", EMPTY_OK),
+        # Reached from _start_body, which feeds the chunked body's own head, and then
+        # while the body is parsed.
+        ("on_message_begin", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        ("on_message_complete", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ],
+)
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit])
+def test_an_interrupt_inside_llhttp_goes_through_unchanged(
+    monkeypatch: pytest.MonkeyPatch, callback: str, reply: bytes, raised: type[BaseException]
+) -> None:
+    # A signal handler runs inside whatever Python code is running: llhttp's
+    # callbacks too. What it raises must reach the caller as it is, never as the
+    # server's fault (RemoteProtocolError) nor as httptools' own error.
+    def interrupt(self: object, *args: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(http_parsers._Collector, callback, interrupt)
+    conn = ClientConnection("example.com", http_parser="httptools")
+    conn.send_request(msgspec.structs.replace(ChatRequest(), stream=True))
+    conn.receive_data(reply)
+    with pytest.raises(raised):
+        while conn.next_event() is not NEED_DATA:
+            pass

@@ -52,6 +52,7 @@ from purai_transports import (
     NetworkError,
     ReadTimeout,
     RemoteProtocolError,
+    ServerDisconnectedError,
     StreamError,
     Timeout,
     TLSError,
@@ -673,7 +674,8 @@ TRICKLE: list[Step] = [http_chunk(chunk_object("x")), Pause(0.02)] * 100
 
 # (steps of the reply, the exception, the texts streamed before it)
 FAULTS: dict[str, tuple[list[Step], type[PuraiError], list[str]]] = {
-    "closed-before-headers": ([CLOSE], RemoteProtocolError, []),
+    # Written whole, then nothing: the server may have processed the request.
+    "closed-before-headers": ([CLOSE], ServerDisconnectedError, []),
     "closed-inside-headers": ([b"HTTP/1.1 200 OK\r\nContent-Ty", CLOSE], RemoteProtocolError, []),
     "closed-after-headers": ([JSON_HEAD, CLOSE], RemoteProtocolError, []),
     "closed-mid-object": (
@@ -706,7 +708,7 @@ FAULTS: dict[str, tuple[list[Step], type[PuraiError], list[str]]] = {
         RemoteProtocolError,
         [],
     ),
-    "reset-before-reply": ([RESET], NetworkError, []),
+    "reset-before-reply": ([RESET], ServerDisconnectedError, []),
     "reset-mid-body": ([JSON_HEAD, FIRST, Pause(0.05), RESET], NetworkError, TEXTS[:1]),
     "stall": ([JSON_HEAD, FIRST, HANG], ReadTimeout, TEXTS[:1]),
     "stall-before-reply": ([HANG], ReadTimeout, []),
@@ -792,16 +794,47 @@ def test_server_that_reads_nothing_is_a_write_timeout(
         client.stream(messages=huge)
 
 
-def test_pooled_connection_closed_on_next_request_is_replaced(
-    make_client: MakeClient, scripted: StartScripted
+@over_tcp_and_tls
+def test_request_read_then_unanswered_is_not_sent_again(
+    make_client: MakeClient, scripted: StartScripted, tls: bool
 ) -> None:
-    # The server keeps the first connection, then closes it without answering the
-    # second request: a new connection must carry it, and not count as a retry.
-    server = scripted(streamed_reply(TEXTS), Reply([CLOSE]), streamed_reply(TEXTS))
+    # The server reads the second request on the kept connection, then closes it
+    # without a word: it may have processed it, so the caller is told, not the
+    # server asked twice.
+    server = scripted(streamed_reply(TEXTS), Reply([CLOSE]), streamed_reply(TEXTS), tls=tls)
     client = make_client(server.base_url)
+    assert client.stream(messages=SEED_MESSAGES).text == TEXT
+    streamed = client.stream(messages=SEED_MESSAGES, keep_error=True)
+    assert type(streamed.error) is ServerDisconnectedError, repr(streamed.error)
+    assert "may have processed" in str(streamed.error)
+    assert len(server.seen) == 2  # sent once
+    assert client.stream(messages=SEED_MESSAGES).text == TEXT  # on a new connection
+    assert (server.connections, len(server.seen)) == (2, 3)
+
+
+@over_tcp_and_tls
+def test_request_read_then_unanswered_is_resent_when_asked(
+    make_client: MakeClient, scripted: StartScripted, tls: bool
+) -> None:
+    # Opted in: the keep-alive race is taken for one, and the request sent once more
+    # on a new connection, without counting as a retry (max_retries is 0).
+    server = scripted(streamed_reply(TEXTS), Reply([CLOSE]), streamed_reply(TEXTS), tls=tls)
+    client = make_client(server.base_url, resend_unanswered=True)
     assert client.stream(messages=SEED_MESSAGES).text == TEXT
     assert client.stream(messages=SEED_MESSAGES).text == TEXT
     assert (server.connections, len(server.seen)) == (2, 3)
+
+
+def test_unanswered_on_a_new_connection_is_never_resent(
+    make_client: MakeClient, scripted: StartScripted
+) -> None:
+    # resend_unanswered is for the keep-alive race only: a new connection that
+    # closes unanswered is the server's failure, and is not retried either.
+    server = scripted(Reply([CLOSE]))
+    client = make_client(server.base_url, resend_unanswered=True, max_retries=2)
+    streamed = client.stream(messages=SEED_MESSAGES, keep_error=True)
+    assert type(streamed.error) is ServerDisconnectedError, repr(streamed.error)
+    assert len(server.seen) == 1
 
 
 @over_tcp_and_tls
