@@ -15,9 +15,13 @@ The tests of this file reuse the clients, servers and the descriptor check of
 
 from __future__ import annotations
 
+import socket
+import ssl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import anyio
 import msgspec
 import pytest
 
@@ -25,12 +29,20 @@ from purai_proto import ChatCompletion
 from purai_transports import (
     APIStatusError,
     ChunkTimeout,
+    ConnectTimeout,
     LocalProtocolError,
     NetworkError,
+    ReadTimeout,
     RemoteProtocolError,
     ServerDisconnectedError,
     Timeout,
+    WriteTimeout,
 )
+from purai_transports._config import Origin
+from purai_transports._operations import Connect
+from purai_transports.anyio import AnyioBackend
+from purai_transports.sockets import SocketBackend
+from purai_transports.trio import TrioBackend
 
 from .servers import (
     CLOSE,
@@ -325,3 +337,64 @@ def test_timeout_refuses_what_is_not_seconds() -> None:
 def test_network_error_is_still_a_network_error() -> None:
     # ServerDisconnectedError is a NetworkError: code that caught those keeps working.
     assert issubclass(ServerDisconnectedError, NetworkError)
+
+
+# --- what the backends hold ----------------------------------------------------------
+
+
+@pytest.fixture
+def two_tls_records(server_tls: ssl.SSLContext) -> Iterator[int]:
+    """A TLS server on loopback that, once sent a byte, answers ``first`` and
+    ``second`` in two TLS records of one TCP segment (corked), then waits."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        sock, _ = listener.accept()
+        with server_tls.wrap_socket(sock, server_side=True) as tls:
+            tls.recv(1)
+            tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            tls.sendall(b"first")
+            tls.sendall(b"second")
+            tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            done.wait(5.0)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    done.set()
+    thread.join()
+    listener.close()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_CORK"), reason="TCP_CORK is Linux's")
+@pytest.mark.parametrize("backend", ["sockets", "anyio-asyncio", "anyio-trio", "trio"])
+def test_a_record_held_by_tls_counts_as_readable(
+    two_tls_records: int, client_tls: ssl.SSLContext, backend: str
+) -> None:
+    # anyio's and trio's TLS read both records from the socket and hand out one:
+    # the second waits in their memory BIO, where polling the socket cannot see it.
+    op = Connect(Origin.parse(f"https://127.0.0.1:{two_tls_records}"), 5.0, ConnectTimeout)
+    if backend == "sockets":
+        stream = SocketBackend(client_tls).connect(op)
+        stream.write(b"?", 5.0, WriteTimeout)
+        time.sleep(0.1)  # both records are in
+        assert stream.read(5.0, ReadTimeout) == b"first"
+        assert stream.is_readable()
+        stream.close()
+        return
+
+    async def read_one() -> tuple[bytes, bool]:
+        factory = TrioBackend if backend == "trio" else AnyioBackend
+        stream = await factory(client_tls).connect(op)
+        try:
+            await stream.write(b"?", 5.0, WriteTimeout)
+            await anyio.sleep(0.1)
+            return await stream.read(5.0, ReadTimeout), stream.is_readable()
+        finally:
+            await stream.aclose()
+
+    first, readable = anyio.run(
+        read_one, backend="asyncio" if backend == "anyio-asyncio" else "trio"
+    )
+    assert (first, readable) == (b"first", True)
