@@ -428,8 +428,8 @@ class Exchange:
         """The response head the server sent before a write failed, or None."""
         try:
             event = yield from self._next_event(total_deadline, None)
-        except (NetworkError, RemoteProtocolError):
-            return None
+        except (TransportError, RemoteProtocolError):
+            return None  # nothing to read on a connection that broke: the write failed
         assert isinstance(event, ResponseStarted)
         return event
 

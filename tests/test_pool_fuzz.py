@@ -1,0 +1,301 @@
+"""The pool fuzzed: many interleaved streams on one client, a server that misbehaves.
+
+No sockets and no sleeps: the client logic (:class:`~purai_transports._exchange.Exchange`,
+driven by the real blocking runner) runs on an in-memory backend with a fake clock,
+so hypothesis can try thousands of schedules in seconds. The server is a script per
+request, drawn at random: good replies, bytes that arrive after a reply's end (in the
+same read or while the connection sits idle), late second replies, a ``408``, closes
+and resets at random points, ``503`` for a retry, silence until a time limit.
+
+Each request is numbered (``X-N``), and every chunk the server sends for request
+``n`` says ``n:i``. Whatever the schedule:
+
+* every stream yields exactly its own chunks, in order, or a prefix of them and then
+  one of the library's errors;
+* no request reaches the server more often than it was answered with a ``503``
+  (nothing is sent twice behind the caller's back);
+* the idle pool never holds more than ``max_keepalive``, every open connection is
+  held by a stream or the pool, and once the client is closed none is open.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from collections import deque
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from purai_proto import ChatCompletionChunk, PuraiError
+from purai_transports import (
+    NetworkError,
+    RemoteProtocolError,
+    ServerDisconnectedError,
+    Timeout,
+    TimeoutException,
+)
+from purai_transports._exchange import ClientCore, Exchange
+from purai_transports._operations import Connect
+from purai_transports._runners import SyncRun
+
+from .servers import chunk_object, head, http_chunk, streamed_reply
+from .test_pool import TIMEOUT_408
+
+PLANS = [
+    "good",
+    "good-sse",
+    "good-length",
+    "stray-same-read",
+    "stray-while-idle",
+    "late-reply",
+    "408-while-idle",
+    "close-while-idle",
+    "close-unanswered",
+    "reset-unanswered",
+    "close-mid-reply",
+    "reset-mid-reply",
+    "broken-after",
+    "503",
+    "silent",
+]
+# Plans whose own reply is whole: the stream must end well, whatever came before.
+GOOD = {p for p in PLANS if "unanswered" not in p and "mid-reply" not in p and p != "silent"}
+CHUNKS = 3
+
+
+EXPECTED: dict[str, type[PuraiError] | tuple[type[PuraiError], ...]] = {
+    "close-unanswered": ServerDisconnectedError,
+    "reset-unanswered": ServerDisconnectedError,
+    "close-mid-reply": RemoteProtocolError,
+    "reset-mid-reply": (NetworkError, RemoteProtocolError),  # cut in the head: EOF-like
+    "silent": TimeoutException,
+}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclasses.dataclass
+class Server:
+    """What the server does and saw, for every connection."""
+
+    plans: dict[int, str]
+    rng: random.Random
+    received: dict[int, int] = dataclasses.field(default_factory=dict)  # requests per n
+    answered_503: dict[int, int] = dataclasses.field(default_factory=dict)
+    open_streams: set[MemoryStream] = dataclasses.field(default_factory=set)
+
+    def reply_for(self, n: int) -> tuple[bytes, bytes, str]:
+        """(bytes now, bytes later, what then: "" keep the connection, "close",
+        "reset", "silent", or "broken": the next write fails)."""
+        attempt = self.received[n]
+        plan = self.plans[n] if attempt == 1 else "good"
+        texts = [f"{n}:{i}" for i in range(CHUNKS)]
+        good = b"".join(s for s in streamed_reply(texts).steps if isinstance(s, bytes))
+        stray = http_chunk(chunk_object(f"{n}:stray"))
+        if plan == "good":
+            return good, b"", ""
+        if plan == "good-sse":
+            sse = streamed_reply(texts, sse=True).steps
+            return b"".join(s for s in sse if isinstance(s, bytes)), b"", ""
+        if plan == "good-length":
+            body = b"".join(chunk_object(t) for t in texts)
+            length = head(
+                200, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return length + body, b"", ""
+        if plan == "stray-same-read":
+            return good + stray, b"", ""
+        if plan == "stray-while-idle":
+            return good, stray, ""
+        if plan == "late-reply":
+            return good, good, ""
+        if plan == "408-while-idle":
+            return good, TIMEOUT_408, "close"
+        if plan == "close-while-idle":
+            return good, b"", "close"
+        if plan == "broken-after":
+            return good, b"", "broken"
+        if plan == "close-unanswered":
+            return b"", b"", "close"
+        if plan == "reset-unanswered":
+            return b"", b"", "reset"
+        if plan in ("close-mid-reply", "reset-mid-reply"):
+            cut = self.rng.randrange(1, len(good))
+            return good[:cut], b"", plan.partition("-")[0]
+        if plan == "503":
+            self.answered_503[n] = self.answered_503.get(n, 0) + 1
+            body = b'{"status": 503, "error": {"message": "busy"}}'
+            fields = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            return head(503, fields, reason="Unavailable") + body, b"", ""
+        assert plan == "silent"
+        return b"", b"", "silent"
+
+
+_NUMBER = re.compile(rb"\r\nX-N: (\d+)\r\n")
+
+
+class MemoryStream:
+    """One connection, in memory: the client's side of it, and the server's script."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.incoming: deque[bytes] = deque()  # for the client to read
+        self.later = b""  # arrives once the client has read all that came before
+        self.end = ""  # after all of it: "" (keep open), "close", "reset", "silent"
+        self.closed = False
+        server.open_streams.add(self)
+
+    def _arrive(self) -> None:
+        if not self.incoming and self.later:
+            self.incoming.append(self.later)
+            self.later = b""
+
+    def write(self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]) -> None:
+        assert not self.closed, "a write on a closed stream"
+        # What the server sent before it could read this request is there first.
+        if self.later:
+            self.incoming.append(self.later)
+            self.later = b""
+        if self.end == "broken":
+            raise NetworkError("broken pipe")  # not received
+        if self.end in ("close", "reset"):
+            return  # sent into a connection the server has left: nobody reads it
+        match = _NUMBER.search(data)
+        assert match is not None
+        n = int(match.group(1))
+        self.server.received[n] = self.server.received.get(n, 0) + 1
+        now, later, end = self.server.reply_for(n)
+        rng = self.server.rng
+        # Cut anywhere: what one read returns means nothing.
+        while now:
+            size = rng.randint(1, max(1, len(now)))
+            self.incoming.append(now[:size])
+            now = now[size:]
+        self.later, self.end = later, end
+
+    def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
+        assert not self.closed, "a read on a closed stream"
+        self._arrive()
+        if self.incoming:
+            return self.incoming.popleft()
+        if self.end in ("reset", "broken"):
+            raise NetworkError("connection reset")
+        if self.end == "close":
+            return b""
+        # Nothing will come: the nearest limit runs out.
+        assert timeout is not None, "a read that could wait for ever"
+        raise on_timeout("no data")
+
+    def is_readable(self) -> bool:
+        self._arrive()
+        return bool(self.incoming) or self.end in ("close", "reset")
+
+    def close(self) -> None:
+        self.closed = True
+        self.server.open_streams.discard(self)
+
+
+class MemoryBackend:
+    def __init__(self, server: Server, clock: FakeClock) -> None:
+        self.server = server
+        self.clock = clock
+
+    def connect(self, op: Connect) -> MemoryStream:
+        return MemoryStream(self.server)
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.now += seconds
+
+
+@dataclasses.dataclass
+class Stream:
+    n: int
+    run: SyncRun
+    chunks: list[str] = dataclasses.field(default_factory=list)
+    error: PuraiError | None = None
+    done: bool = False
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plans=st.lists(st.sampled_from(PLANS), min_size=1, max_size=16),
+    concurrency=st.integers(1, 4),
+    max_keepalive=st.integers(0, 3),
+    parser=st.sampled_from(["h11", "auto"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_every_stream_gets_its_own_chunks_or_an_error(
+    plans: list[str], concurrency: int, max_keepalive: int, parser: Any, seed: int
+) -> None:
+    rng = random.Random(seed)
+    clock = FakeClock()
+    server = Server(dict(enumerate(plans)), rng)
+    core = ClientCore(
+        "http://fake.test",
+        timeout=Timeout(connect=1.0, read=1.0, write=1.0, chunk=2.0),
+        max_retries=1,
+        backoff=0.01,
+        max_keepalive=max_keepalive,
+        http_parser=parser,
+    )
+    core.clock = clock
+    core.jitter = rng.random
+    backend = MemoryBackend(server, clock)
+
+    def start(n: int) -> Stream:
+        exchange: Exchange = core.exchange(
+            None,
+            {"messages": [{"role": "user", "content": "hi"}]},
+            path="/x",
+            stream=True,
+            headers={"X-N": str(n)},
+        )
+        return Stream(n, SyncRun(exchange, backend))
+
+    waiting = deque(range(len(plans)))
+    active: list[Stream] = []
+    finished: list[Stream] = []
+    while waiting or active:
+        while waiting and len(active) < concurrency:
+            active.append(start(waiting.popleft()))
+        stream = rng.choice(active)
+        try:
+            chunk: ChatCompletionChunk = next(stream.run)
+            stream.chunks.append(chunk.text)
+        except StopIteration:
+            stream.done = True
+        except PuraiError as exc:
+            stream.error = exc
+            stream.done = True
+        clock.now += rng.random() * 0.01
+        if stream.done:
+            active.remove(stream)
+            finished.append(stream)
+        # Every open connection is held by a running stream or waits in the pool.
+        assert len(core.idle) <= max_keepalive
+        held = {s.run.exchange.connection.stream for s in active if s.run.exchange.connection}
+        pooled = {c.stream for c in core.idle}
+        assert server.open_streams <= held | pooled, "a connection leaked"
+
+    for stream in finished:
+        own = [f"{stream.n}:{i}" for i in range(CHUNKS)]
+        plan = plans[stream.n]
+        if plan in GOOD:
+            assert (stream.chunks, stream.error) == (own, None), (stream.n, plan)
+        else:
+            assert stream.chunks == own[: len(stream.chunks)], (stream.n, stream.chunks)
+            assert isinstance(stream.error, EXPECTED[plan]), (stream.n, plan, stream.error)
+    for n, count in server.received.items():
+        assert count <= 1 + server.answered_503.get(n, 0), f"request {n} sent {count} times"
+    for connection in core.drain():
+        connection.stream.close()
+    assert not server.open_streams
