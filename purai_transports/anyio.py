@@ -32,7 +32,13 @@ from ._exceptions import (
     TLSError,
 )
 from ._operations import Connect
-from .sockets import READ_SIZE, default_ssl_context, socket_is_readable
+from .sockets import (
+    EARLY_REPLY_WAIT,
+    READ_SIZE,
+    default_ssl_context,
+    may_be_answered_early,
+    socket_is_readable,
+)
 
 __all__ = ["AnyioBackend", "AnyioStream", "AsyncChunkStream", "AsyncClient"]
 
@@ -42,13 +48,17 @@ _BROKEN = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SS
 class AnyioStream:
     """An anyio byte stream that reads and writes with timeouts."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_early", "_stream")
 
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self._stream = stream
+        self._early = b""  # read while a long request was written: read() returns it first
 
     async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         """Some bytes, or ``b""`` once the server closed its side."""
+        if self._early:
+            early, self._early = self._early, b""
+            return early
         try:
             if timeout is None:
                 return await self._stream.receive(READ_SIZE)
@@ -64,21 +74,48 @@ class AnyioStream:
     async def write(
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
     ) -> None:
-        """Send all of ``data``."""
+        """Send all of ``data``; a long request is sent while reading (see
+        :func:`~purai_transports.sockets.may_be_answered_early`)."""
         try:
             with anyio.fail_after(timeout):
-                await self._stream.send(data)
+                if may_be_answered_early(data):
+                    await self._send_reading(data)
+                else:
+                    await self._stream.send(data)
         except builtins.TimeoutError:
             raise on_timeout(f"sending took over {timeout:.3g} s") from None
         except _BROKEN as exc:
             raise NetworkError(f"sending to the server failed: {exc!r}") from None
+
+    async def _send_reading(self, data: bytes) -> None:
+        failure: BaseException | None = None
+        async with anyio.create_task_group() as readers:
+            readers.start_soon(self._read_early)
+            try:
+                await self._stream.send(data)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as exc:  # raised below: the task group would wrap it
+                failure = exc
+            if isinstance(failure, _BROKEN):
+                # The reader ends at the break, once it has what came before it.
+                readers.cancel_scope.deadline = anyio.current_time() + EARLY_REPLY_WAIT
+            else:
+                readers.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def _read_early(self) -> None:
+        with contextlib.suppress(anyio.EndOfStream, *_BROKEN):
+            while len(self._early) < READ_SIZE:
+                self._early += await self._stream.receive(READ_SIZE)
 
     def is_readable(self) -> bool:
         """Whether anything waits to be read, without waiting: what the kernel holds
         (:func:`~purai_transports.sockets.socket_is_readable`) and what anyio read
         from it and holds (:func:`_held_by_anyio`)."""
         stream = self._stream
-        if _held_by_anyio(stream):
+        if self._early or _held_by_anyio(stream):
             return True
         return socket_is_readable(stream.extra(anyio.abc.SocketAttribute.raw_socket, None))
 

@@ -30,7 +30,13 @@ from ._exceptions import (
     TLSError,
 )
 from ._operations import Connect
-from .sockets import READ_SIZE, default_ssl_context, socket_is_readable
+from .sockets import (
+    EARLY_REPLY_WAIT,
+    READ_SIZE,
+    default_ssl_context,
+    may_be_answered_early,
+    socket_is_readable,
+)
 
 __all__ = ["AsyncChunkStream", "TrioBackend", "TrioClient", "TrioStream"]
 
@@ -40,13 +46,17 @@ _BROKEN = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLE
 class TrioStream:
     """A trio stream that reads and writes with timeouts."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_early", "_stream")
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         self._stream = stream
+        self._early = b""  # read while a long request was written: read() returns it first
 
     async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         """Some bytes, or ``b""`` once the server closed its side."""
+        if self._early:
+            early, self._early = self._early, b""
+            return early
         try:
             if timeout is None:
                 return bytes(await self._stream.receive_some(READ_SIZE))
@@ -60,14 +70,44 @@ class TrioStream:
     async def write(
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
     ) -> None:
-        """Send all of ``data``."""
+        """Send all of ``data``; a long request is sent while reading (see
+        :func:`~purai_transports.sockets.may_be_answered_early`)."""
         try:
             with trio.fail_after(math.inf if timeout is None else timeout):
-                await self._stream.send_all(data)
+                if may_be_answered_early(data):
+                    await self._send_reading(data)
+                else:
+                    await self._stream.send_all(data)
         except trio.TooSlowError:
             raise on_timeout(f"sending took over {timeout:.3g} s") from None
         except _BROKEN as exc:
             raise NetworkError(f"sending to the server failed: {exc!r}") from None
+
+    async def _send_reading(self, data: bytes) -> None:
+        failure: BaseException | None = None
+        async with trio.open_nursery() as readers:
+            readers.start_soon(self._read_early)
+            try:
+                await self._stream.send_all(data)
+            except trio.Cancelled:
+                raise
+            except BaseException as exc:  # raised below: the nursery would wrap it
+                failure = exc
+            if isinstance(failure, _BROKEN):
+                # The reader ends at the break, once it has what came before it.
+                readers.cancel_scope.deadline = trio.current_time() + EARLY_REPLY_WAIT
+            else:
+                readers.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def _read_early(self) -> None:
+        with contextlib.suppress(*_BROKEN):
+            while len(self._early) < READ_SIZE:
+                data = await self._stream.receive_some(READ_SIZE)
+                if not data:
+                    return
+                self._early += data
 
     def is_readable(self) -> bool:
         """Whether anything waits to be read, without waiting.
@@ -78,6 +118,8 @@ class TrioStream:
         ``tests/test_transports.py`` checks it is seen), the rest of a record in the
         ``SSLObject`` (``pending()``). Then the kernel's socket.
         """
+        if self._early:
+            return True
         stream = self._stream
         if isinstance(stream, trio.SSLStream):
             incoming = getattr(stream, "_incoming", None)

@@ -28,6 +28,7 @@ import msgspec
 
 __all__ = [
     "CLOSE",
+    "HALF_CLOSE",
     "HANG",
     "LAST_CHUNK",
     "RAGGED",
@@ -75,9 +76,13 @@ class Action(enum.Enum):
     RAGGED = "ragged"  # close the TCP socket under TLS without close_notify
     RESET = "reset"  # close with SO_LINGER 0: the kernel sends RST, the client ECONNRESET
     HANG = "hang"  # send nothing more; keep the connection until the client leaves
+    # End the sending side (TCP FIN, no TLS goodbye) and go on with the next step,
+    # reading nothing: as a server that answered early does before its close.
+    HALF_CLOSE = "half-close"
 
 
 CLOSE = Action.CLOSE
+HALF_CLOSE = Action.HALF_CLOSE
 RAGGED = Action.RAGGED
 RESET = Action.RESET
 HANG = Action.HANG
@@ -91,14 +96,17 @@ class Reply:
     """What the server sends for one request.
 
     Attributes:
-        steps: Bytes to send, pauses, and at most one :class:`Action`, which ends the
-            reply and what happens to the connection.
+        steps: Bytes to send, pauses, and :class:`Action` steps: ``HALF_CLOSE`` goes
+            on, any other ends the reply and says what happens to the connection.
         keep_alive: When the steps end without an action: read the connection's next
             request (True) or close it (False).
+        read_body: Read the request's body before the steps (True), or answer after
+            its head alone, as a server refusing a body too large does (False).
     """
 
     steps: Sequence[Step]
     keep_alive: bool = False
+    read_body: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,15 +255,16 @@ class ScriptedServer:
                 sock = self._ssl_context.wrap_socket(sock, server_side=True)
             reader = _RequestReader(sock, self._stopping)
             while True:
-                request = reader.next_request(index)
+                with self._lock:
+                    number = len(self.seen)
+                    reply = self._replies[min(number, len(self._replies) - 1)]
+                request = reader.next_request(index, read_body=reply.read_body)
                 if request is None:  # EOF, or the server is stopping
                     if not self._stopping.is_set():
                         self._left[index].set()
                     return
                 with self._lock:
-                    number = len(self.seen)
                     self.seen.append(request)
-                    reply = self._replies[min(number, len(self._replies) - 1)]
                 if not self._send(sock, reply, index):
                     return
                 if not reply.keep_alive:
@@ -287,6 +296,8 @@ class ScriptedServer:
             elif step is HANG:
                 self._hang(sock, index)
                 return False
+            elif step is HALF_CLOSE:
+                socket.socket.shutdown(sock, socket.SHUT_WR)  # under TLS too: no goodbye
         return True
 
     def _close(self, sock: socket.socket) -> None:
@@ -335,9 +346,9 @@ class _RequestReader:
             return bool(data)
         return False
 
-    def next_request(self, connection: int) -> Seen | None:
-        """The next request; None when the client closed the connection, or the
-        server is stopping."""
+    def next_request(self, connection: int, *, read_body: bool = True) -> Seen | None:
+        """The next request (with an empty body unless ``read_body``); None when the
+        client closed the connection, or the server is stopping."""
         while b"\r\n\r\n" not in self._buffer:
             if not self._fill():
                 return None
@@ -350,7 +361,7 @@ class _RequestReader:
         for line in lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
+        length = int(headers.get("content-length", "0")) if read_body else 0
         while len(self._buffer) < length:
             if not self._fill():
                 return None
