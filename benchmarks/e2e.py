@@ -36,18 +36,16 @@ Why it is built this way:
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from purai_proto import ChatCompletionChunk, ChunkDecoder, ClientConnection
+from purai_proto import ChatCompletionChunk, ChunkDecoder
 from purai_proto._http_parsers import httptools_available
 
 from ._common import (
@@ -129,28 +127,6 @@ def default_parser() -> str:
     return "httptools" if httptools_available() else "h11"
 
 
-@contextmanager
-def forced_parser(http_parser: str | None) -> Iterator[None]:
-    """While inside, the transports' connections read with ``http_parser``.
-
-    The transports make their ``ClientConnection`` with the default parser and take
-    no option for it; a benchmark comparing parsers swaps the name they call.
-    """
-    if http_parser is None:
-        yield
-        return
-    import purai_transports._exchange as exchange
-
-    original = exchange.ClientConnection
-    exchange.ClientConnection = functools.partial(  # type: ignore[misc]
-        ClientConnection, http_parser=http_parser
-    )
-    try:
-        yield
-    finally:
-        exchange.ClientConnection = original  # type: ignore[misc]
-
-
 def blocking_fn(url: str, path: str, objects: int, http_parser: str | None = None) -> Measure:
     """purai's blocking client on stdlib sockets, with ``http_parser`` if given."""
     from purai_transports.blocking import Client
@@ -163,7 +139,7 @@ def blocking_fn(url: str, path: str, objects: int, http_parser: str | None = Non
         return count
 
     def fn() -> tuple[float, float, int]:
-        with forced_parser(http_parser), Client(url, api_key="bench") as client:
+        with Client(url, api_key="bench", http_parser=http_parser or "auto") as client:
             consume(client, WARMUP_OBJECTS)
             return timed(lambda: consume(client, objects))
 

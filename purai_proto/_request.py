@@ -123,22 +123,57 @@ def check_request(request: object) -> None:
     here with the place they are at.
 
     Raises:
-        LocalProtocolError: Naming the field, e.g. ``messages[0].content``.
+        LocalProtocolError: Naming the field, e.g. ``request.messages[0].content``.
     """
-    problem = _bad_value(request, "request")
-    if problem is not None:
-        raise LocalProtocolError(f"invalid request: {problem}")
+    if _holds_bad(request):  # fast; the walk that names the place runs on failure only
+        raise LocalProtocolError(f"invalid request: {_bad_value(request, 'request')}")
+
+
+def _bad_str(value: str) -> bool:
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _holds_bad(value: object) -> bool:
+    kind = type(value)
+    if kind is str:
+        return _bad_str(value)  # type: ignore[arg-type]
+    if kind is float:
+        return not math.isfinite(value)  # type: ignore[arg-type]
+    if value is None or kind is int or kind is bool:
+        return False
+    if isinstance(value, msgspec.Struct):
+        for item in msgspec.structs.astuple(value):
+            if item is not None and _holds_bad(item):
+                return True
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if _holds_bad(item):
+                return True
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if _holds_bad(key) or _holds_bad(item):
+                return True
+    elif isinstance(value, str):
+        return _bad_str(value)
+    elif isinstance(value, float):
+        return not math.isfinite(value)
+    return False
 
 
 def _bad_value(value: object, where: str) -> str | None:
     """What is wrong with ``value`` or anything in it, and where; None if nothing."""
     if isinstance(value, str):
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return f"{where} holds a lone surrogate, which UTF-8 cannot encode"
-        return None
+        return (
+            f"{where} holds a lone surrogate, which UTF-8 cannot encode"
+            if _bad_str(value)
+            else None
+        )
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{where} is {value!r}, which JSON cannot hold"
     if isinstance(value, msgspec.Struct):
