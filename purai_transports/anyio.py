@@ -35,9 +35,9 @@ from ._operations import Connect
 from .sockets import (
     EARLY_REPLY_WAIT,
     READ_SIZE,
+    SocketPoller,
     default_ssl_context,
     may_be_answered_early,
-    socket_is_readable,
 )
 
 __all__ = ["AnyioBackend", "AnyioStream", "AsyncChunkStream", "AsyncClient"]
@@ -48,10 +48,11 @@ _BROKEN = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SS
 class AnyioStream:
     """An anyio byte stream that reads and writes with timeouts."""
 
-    __slots__ = ("_early", "_stream")
+    __slots__ = ("_early", "_poller", "_stream")
 
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self._stream = stream
+        self._poller: SocketPoller | None = None  # made when first asked
         self._early = b""  # read while a long request was written: read() returns it first
 
     async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
@@ -112,12 +113,14 @@ class AnyioStream:
 
     def is_readable(self) -> bool:
         """Whether anything waits to be read, without waiting: what the kernel holds
-        (:func:`~purai_transports.sockets.socket_is_readable`) and what anyio read
+        (:class:`~purai_transports.sockets.SocketPoller`) and what anyio read
         from it and holds (:func:`_held_by_anyio`)."""
         stream = self._stream
         if self._early or _held_by_anyio(stream):
             return True
-        return socket_is_readable(stream.extra(anyio.abc.SocketAttribute.raw_socket, None))
+        if self._poller is None:  # anyio's extra() costs more than the poll: once
+            self._poller = SocketPoller(stream.extra(anyio.abc.SocketAttribute.raw_socket))
+        return self._poller.readable()
 
     async def aclose(self) -> None:
         """Close gracefully, shielded from cancellation; never fails."""

@@ -26,10 +26,10 @@ __all__ = [
     "EARLY_REPLY_WAIT",
     "READ_SIZE",
     "SocketBackend",
+    "SocketPoller",
     "SocketStream",
     "default_ssl_context",
     "may_be_answered_early",
-    "socket_is_readable",
 ]
 
 #: Bytes asked of the kernel per read: one read usually drains what has arrived.
@@ -65,18 +65,33 @@ def default_ssl_context(verify: bool | ssl.SSLContext = True) -> ssl.SSLContext:
     return context
 
 
-def socket_is_readable(sock: Any) -> bool:
-    """Whether the kernel holds bytes, EOF or an error for ``sock``: asked without
-    waiting, of an idle connection before it is reused (as urllib3's
-    ``wait_for_read(sock, 0)`` and httpcore's ``is_readable`` do). A socket that is
-    gone counts as readable: it cannot be reused either."""
-    if sock is None or sock.fileno() < 0:
-        return True
-    if not hasattr(select, "poll"):  # pragma: no cover - Windows
-        return bool(select.select([sock], [], [], 0)[0])
-    poller = select.poll()  # not select(): it fails on descriptors past FD_SETSIZE
-    poller.register(sock, select.POLLIN)  # POLLHUP and POLLERR are always reported
-    return bool(poller.poll(0))
+class SocketPoller:
+    """Asks the kernel, without waiting, whether a socket holds bytes, EOF or an error.
+
+    Asked of an idle connection before it is reused, as urllib3's
+    ``wait_for_read(sock, 0)`` and httpcore's ``is_readable`` do. Made once per
+    connection: the poll object is registered once, and each question is one
+    ``poll(0)`` call (``select()`` would fail on descriptors past ``FD_SETSIZE``).
+
+    Args:
+        sock: Anything with a ``fileno()``: a stdlib or a trio socket.
+    """
+
+    __slots__ = ("_poll", "_sock")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._poll: Any = None
+        if hasattr(select, "poll"):
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)  # POLLHUP and POLLERR always count
+
+    def readable(self) -> bool:
+        """True if a read would not wait; a socket that is gone counts too (its
+        descriptor is then reported invalid): it cannot be reused either."""
+        if self._poll is None:  # pragma: no cover - Windows
+            return self._sock.fileno() < 0 or bool(select.select([self._sock], [], [], 0)[0])
+        return bool(self._poll.poll(0))
 
 
 class SocketStream:
@@ -84,6 +99,7 @@ class SocketStream:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._poller = SocketPoller(sock)
 
     def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         """Some bytes, or ``b""`` once the server closed its side.
@@ -127,7 +143,7 @@ class SocketStream:
             raise NetworkError(f"sending to the server failed: {exc}") from None
 
     def is_readable(self) -> bool:
-        """Whether anything waits to be read (see :func:`socket_is_readable`).
+        """Whether anything waits to be read (see :class:`SocketPoller`).
 
         ``ssl`` reads one TLS record at a time from the kernel, so what TLS holds is
         only the rest of a record already read: :meth:`ssl.SSLSocket.pending`.
@@ -135,7 +151,7 @@ class SocketStream:
         sock = self._sock
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return True
-        return socket_is_readable(sock)
+        return self._poller.readable()
 
     def close(self) -> None:
         """Close the connection; never fails."""

@@ -33,9 +33,9 @@ from ._operations import Connect
 from .sockets import (
     EARLY_REPLY_WAIT,
     READ_SIZE,
+    SocketPoller,
     default_ssl_context,
     may_be_answered_early,
-    socket_is_readable,
 )
 
 __all__ = ["AsyncChunkStream", "TrioBackend", "TrioClient", "TrioStream"]
@@ -46,10 +46,11 @@ _BROKEN = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLE
 class TrioStream:
     """A trio stream that reads and writes with timeouts."""
 
-    __slots__ = ("_early", "_stream")
+    __slots__ = ("_early", "_poller", "_stream")
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         self._stream = stream
+        self._poller: SocketPoller | None = None  # made when first asked
         self._early = b""  # read while a long request was written: read() returns it first
 
     async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
@@ -126,7 +127,9 @@ class TrioStream:
             if stream.pending() or (incoming is not None and incoming.pending):
                 return True
             stream = stream.transport_stream
-        return socket_is_readable(getattr(stream, "socket", None))
+        if self._poller is None:
+            self._poller = SocketPoller(getattr(stream, "socket", None))
+        return self._poller.readable()
 
     async def aclose(self) -> None:
         """Close gracefully, shielded from cancellation; never fails."""
