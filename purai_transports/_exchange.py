@@ -170,8 +170,8 @@ class ClientCore:
         self._api_key = key or None  # an empty key (or variable) means no key
         self.timeout = Timeout.of(timeout)
         self.max_retries = max_retries
+        check_headers(self._api_key, headers)
         self.headers = dict(headers or {})
-        check_headers(self._api_key, self.headers)
         self.max_keepalive = max_keepalive
         self.keepalive_expiry = keepalive_expiry
         self.backoff = backoff

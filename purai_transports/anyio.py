@@ -25,6 +25,7 @@ import anyio.abc
 import anyio.streams.tls
 
 from ._async_client import AsyncChunkStream, AsyncClientBase
+from ._early_reply import may_be_answered_early, send_while_reading
 from ._exceptions import (
     ConnectError,
     NetworkError,
@@ -32,13 +33,7 @@ from ._exceptions import (
     TLSError,
 )
 from ._operations import Connect
-from .sockets import (
-    EARLY_REPLY_WAIT,
-    READ_SIZE,
-    SocketPoller,
-    default_ssl_context,
-    may_be_answered_early,
-)
+from .sockets import READ_SIZE, SocketPoller, default_ssl_context
 
 __all__ = ["AnyioBackend", "AnyioStream", "AsyncChunkStream", "AsyncClient"]
 
@@ -76,7 +71,7 @@ class AnyioStream:
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
     ) -> None:
         """Send all of ``data``; a long request is sent while reading (see
-        :func:`~purai_transports.sockets.may_be_answered_early`)."""
+        :mod:`~purai_transports._early_reply`)."""
         try:
             with anyio.fail_after(timeout):
                 if may_be_answered_early(data):
@@ -89,27 +84,17 @@ class AnyioStream:
             raise NetworkError(f"sending to the server failed: {exc!r}") from None
 
     async def _send_reading(self, data: bytes) -> None:
-        failure: BaseException | None = None
-        async with anyio.create_task_group() as readers:
-            readers.start_soon(self._read_early)
+        async def receive() -> bytes:
             try:
-                await self._stream.send(data)
-            except anyio.get_cancelled_exc_class():
-                raise
-            except BaseException as exc:  # raised below: the task group would wrap it
-                failure = exc
-            if isinstance(failure, _BROKEN):
-                # The reader ends at the break, once it has what came before it.
-                readers.cancel_scope.deadline = anyio.current_time() + EARLY_REPLY_WAIT
-            else:
-                readers.cancel_scope.cancel()
+                return await self._stream.receive(READ_SIZE)
+            except anyio.EndOfStream:
+                return b""
+
+        self._early, failure = await send_while_reading(
+            lambda: self._stream.send(data), receive, _BROKEN
+        )
         if failure is not None:
             raise failure
-
-    async def _read_early(self) -> None:
-        with contextlib.suppress(anyio.EndOfStream, *_BROKEN):
-            while len(self._early) < READ_SIZE:
-                self._early += await self._stream.receive(READ_SIZE)
 
     def is_readable(self) -> bool:
         """Whether anything waits to be read, without waiting: what the kernel holds

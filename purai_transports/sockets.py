@@ -23,33 +23,15 @@ from ._exceptions import (
 from ._operations import Connect
 
 __all__ = [
-    "EARLY_REPLY_WAIT",
     "READ_SIZE",
     "SocketBackend",
     "SocketPoller",
     "SocketStream",
     "default_ssl_context",
-    "may_be_answered_early",
 ]
 
 #: Bytes asked of the kernel per read: one read usually drains what has arrived.
 READ_SIZE = 65536
-#: After a write failed, how long the async streams wait for what the server sent
-#: before the connection broke (it is already there, or arrives at once).
-EARLY_REPLY_WAIT = 0.5
-
-
-def may_be_answered_early(data: bytes) -> bool:
-    """Whether a request is long enough to be answered before it is all sent.
-
-    A server may refuse a request from its head (a ``413`` for a body too large) and
-    close without reading the rest. The blocking stream finds that answer in the
-    kernel after its write failed. The async ones cannot: asyncio's transports close
-    the socket at the first failed write, and trio's and anyio's TLS streams refuse
-    to read once a write broke them. So they read while they write a request longer
-    than the socket buffers take at once, and keep what arrives for the next read.
-    """
-    return len(data) > READ_SIZE
 
 
 def default_ssl_context(verify: bool | ssl.SSLContext = True) -> ssl.SSLContext:

@@ -23,6 +23,7 @@ from typing import Any
 import trio
 
 from ._async_client import AsyncChunkStream, AsyncClientBase
+from ._early_reply import may_be_answered_early, send_while_reading
 from ._exceptions import (
     ConnectError,
     NetworkError,
@@ -30,13 +31,7 @@ from ._exceptions import (
     TLSError,
 )
 from ._operations import Connect
-from .sockets import (
-    EARLY_REPLY_WAIT,
-    READ_SIZE,
-    SocketPoller,
-    default_ssl_context,
-    may_be_answered_early,
-)
+from .sockets import READ_SIZE, SocketPoller, default_ssl_context
 
 __all__ = ["AsyncChunkStream", "TrioBackend", "TrioClient", "TrioStream"]
 
@@ -72,7 +67,7 @@ class TrioStream:
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
     ) -> None:
         """Send all of ``data``; a long request is sent while reading (see
-        :func:`~purai_transports.sockets.may_be_answered_early`)."""
+        :mod:`~purai_transports._early_reply`)."""
         try:
             with trio.fail_after(math.inf if timeout is None else timeout):
                 if may_be_answered_early(data):
@@ -85,30 +80,14 @@ class TrioStream:
             raise NetworkError(f"sending to the server failed: {exc!r}") from None
 
     async def _send_reading(self, data: bytes) -> None:
-        failure: BaseException | None = None
-        async with trio.open_nursery() as readers:
-            readers.start_soon(self._read_early)
-            try:
-                await self._stream.send_all(data)
-            except trio.Cancelled:
-                raise
-            except BaseException as exc:  # raised below: the nursery would wrap it
-                failure = exc
-            if isinstance(failure, _BROKEN):
-                # The reader ends at the break, once it has what came before it.
-                readers.cancel_scope.deadline = trio.current_time() + EARLY_REPLY_WAIT
-            else:
-                readers.cancel_scope.cancel()
+        async def receive() -> bytes:
+            return bytes(await self._stream.receive_some(READ_SIZE))
+
+        self._early, failure = await send_while_reading(
+            lambda: self._stream.send_all(data), receive, _BROKEN
+        )
         if failure is not None:
             raise failure
-
-    async def _read_early(self) -> None:
-        with contextlib.suppress(*_BROKEN):
-            while len(self._early) < READ_SIZE:
-                data = await self._stream.receive_some(READ_SIZE)
-                if not data:
-                    return
-                self._early += data
 
     def is_readable(self) -> bool:
         """Whether anything waits to be read, without waiting.
