@@ -20,8 +20,10 @@ class Timeout:
         connect: Connecting, TLS handshake included.
         read: Waiting for any byte from the server.
         write: Sending the request.
-        chunk: The gap between two decoded chunks (and before the first): bytes that
-            decode to nothing, such as SSE keep-alive comments, do not reset it.
+        chunk: From the request written to the first decoded chunk (the response
+            head, any 1xx responses and an error body included), then the gap between
+            two chunks: bytes that decode to nothing, such as SSE keep-alive comments,
+            do not reset it.
         total: The whole request, from the first connection attempt to the end of the
             stream, retries and their waits included.
     """
