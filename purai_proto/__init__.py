@@ -8,7 +8,7 @@ from ._accumulator import StreamAccumulator
 from ._connection import DEFAULT_MAX_ERROR_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE, ClientConnection
 from ._content_encoding import DEFAULT_MAX_DECOMPRESSED_SIZE
 from ._decoder import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
-from ._encoder import StreamEncoder
+from ._encoder import StreamEncoder, StreamFraming, encode_json
 from ._errors import LocalProtocolError, PuraiError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
@@ -84,10 +84,12 @@ __all__ = [
     "StreamAccumulator",
     "StreamEncoder",
     "StreamEnded",
+    "StreamFraming",
     "Tool",
     "ToolCall",
     "Usage",
     "__version__",
     "check_headers",
     "check_request",
+    "encode_json",
 ]

@@ -1,7 +1,7 @@
 """purai_transports: thin drivers that move bytes between sockets and purai_proto.
 
 Every protocol decision lives in :mod:`purai_proto`, and the client logic (pool,
-retries, timeouts) exists once, in :mod:`purai_transports._exchange`. The clients:
+retries, timeouts) exists once, in :mod:`purai_transports._core.exchange`. The clients:
 
 * :class:`purai_transports.blocking.Client`: blocking, on stdlib ``socket``/``ssl``;
 * :class:`purai_transports.anyio.AsyncClient`: async, on anyio (asyncio or trio);
@@ -13,8 +13,7 @@ for misuse): never ``OSError``, ``ssl.SSLError``, ``anyio.*`` or ``trio.*``.
 
 from purai_proto import LocalProtocolError, PuraiError
 
-from ._config import Timeout
-from ._exceptions import (
+from ._core.errors import (
     APIStatusError,
     ChunkTimeout,
     ConnectError,
@@ -30,6 +29,7 @@ from ._exceptions import (
     TransportError,
     WriteTimeout,
 )
+from ._core.settings import Timeout
 
 __all__ = [
     "APIStatusError",

@@ -9,184 +9,20 @@ async with AsyncClient("http://127.0.0.1:8000") as client:
             print(chunk.text, end="", flush=True)
 ```
 
-The byte stream below is the only place this transport touches anyio's network API,
-and so the one place where anyio's exceptions become the library's own.
+The client logic is in :mod:`purai_transports._core`; the bytes move through
+:mod:`purai_transports._backends.anyio`.
 """
 
 from __future__ import annotations
 
-import builtins
-import contextlib
-import ssl
 from typing import Any
 
 import anyio
-import anyio.abc
-import anyio.streams.tls
 
-from ._async_client import AsyncChunkStream, AsyncClientBase
-from ._early_reply import may_be_answered_early, send_while_reading
-from ._exceptions import (
-    ConnectError,
-    NetworkError,
-    TimeoutException,
-    TLSError,
-)
-from ._operations import Connect
-from .sockets import READ_SIZE, SocketPoller, default_ssl_context
+from ._backends.anyio import AnyioBackend
+from ._core.async_clients import AsyncChunkStream, AsyncClientBase
 
-__all__ = ["AnyioBackend", "AnyioStream", "AsyncChunkStream", "AsyncClient"]
-
-_BROKEN = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SSLError)
-
-
-class AnyioStream:
-    """An anyio byte stream that reads and writes with timeouts."""
-
-    __slots__ = ("_early", "_poller", "_stream")
-
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
-        self._stream = stream
-        self._poller: SocketPoller | None = None  # made when first asked
-        self._early = b""  # read while a long request was written: read() returns it first
-
-    async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
-        """Some bytes, or ``b""`` once the server closed its side."""
-        if self._early:
-            early, self._early = self._early, b""
-            return early
-        try:
-            if timeout is None:
-                return await self._stream.receive(READ_SIZE)
-            with anyio.fail_after(timeout):
-                return await self._stream.receive(READ_SIZE)
-        except builtins.TimeoutError:
-            raise on_timeout(f"no data for {timeout:.3g} s") from None
-        except anyio.EndOfStream:
-            return b""
-        except _BROKEN as exc:
-            raise NetworkError(f"reading from the server failed: {exc!r}") from None
-
-    async def write(
-        self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
-    ) -> None:
-        """Send all of ``data``; a long request is sent while reading (see
-        :mod:`~purai_transports._early_reply`)."""
-        try:
-            with anyio.fail_after(timeout):
-                if may_be_answered_early(data):
-                    await self._send_reading(data)
-                else:
-                    await self._stream.send(data)
-        except builtins.TimeoutError:
-            raise on_timeout(f"sending took over {timeout:.3g} s") from None
-        except _BROKEN as exc:
-            raise NetworkError(f"sending to the server failed: {exc!r}") from None
-
-    async def _send_reading(self, data: bytes) -> None:
-        async def receive() -> bytes:
-            try:
-                return await self._stream.receive(READ_SIZE)
-            except anyio.EndOfStream:
-                return b""
-
-        self._early, failure = await send_while_reading(
-            lambda: self._stream.send(data), receive, _BROKEN
-        )
-        if failure is not None:
-            raise failure
-
-    def is_readable(self) -> bool:
-        """Whether anything waits to be read, without waiting: what the kernel holds
-        (:class:`~purai_transports.sockets.SocketPoller`) and what anyio read
-        from it and holds (:func:`_held_by_anyio`)."""
-        stream = self._stream
-        if self._early or _held_by_anyio(stream):
-            return True
-        if self._poller is None:  # anyio's extra() costs more than the poll: once
-            self._poller = SocketPoller(stream.extra(anyio.abc.SocketAttribute.raw_socket))
-        return self._poller.readable()
-
-    async def aclose(self) -> None:
-        """Close gracefully, shielded from cancellation; never fails."""
-        with anyio.CancelScope(shield=True):
-            with contextlib.suppress(*_BROKEN):
-                await self._stream.aclose()
-
-    async def abort(self) -> None:
-        """Close at once (no TLS goodbye), shielded from cancellation."""
-        with anyio.CancelScope(shield=True):
-            await anyio.aclose_forcefully(self._stream)
-
-
-def _held_by_anyio(stream: anyio.abc.ByteStream) -> bool:
-    """Whether anyio holds bytes (or EOF) it read from the socket and did not hand out.
-
-    Two places can hold them, and anyio offers no public way to ask either:
-
-    * TLS: ``TLSStream`` reads what the socket has into a memory BIO and decrypts one
-      record per ``receive()``; records after the last one handed out stay in the BIO,
-      and the rest of a record in the ``SSLObject`` (``pending()``).
-    * asyncio: the transport can read once more after ``receive()`` paused it, into
-      the protocol's queue.
-
-    Both are looked up defensively: an anyio that renames them makes this answer
-    False, and ``tests/test_transports.py`` checks these buffers are seen.
-    """
-    if isinstance(stream, anyio.streams.tls.TLSStream):
-        ssl_object = stream.extra(anyio.streams.tls.TLSAttribute.ssl_object)
-        read_bio = getattr(stream, "_read_bio", None)
-        if ssl_object.pending() or (read_bio is not None and read_bio.pending):
-            return True
-        transport: object = stream.transport_stream
-    else:
-        transport = stream
-    protocol = getattr(transport, "_protocol", None)
-    return bool(getattr(protocol, "read_queue", None)) or bool(
-        getattr(protocol, "is_at_eof", False)
-    )
-
-
-class AnyioBackend:
-    """Opens :class:`AnyioStream` connections; sleeps with ``anyio.sleep``."""
-
-    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._ssl_context = default_ssl_context(verify)
-
-    async def connect(self, op: Connect) -> AnyioStream:
-        """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
-        origin = op.origin
-        where = f"{origin.host}:{origin.port}"
-        try:
-            with anyio.fail_after(op.timeout):
-                stream: anyio.abc.ByteStream
-                if origin.tls:
-                    stream = await anyio.connect_tcp(
-                        origin.host,
-                        origin.port,
-                        ssl_context=self._ssl_context,
-                        tls_hostname=origin.host,
-                        # HTTP servers often close without TLS's close_notify; the HTTP
-                        # framing tells a complete reply from a cut one.
-                        tls_standard_compatible=False,
-                    )
-                else:
-                    stream = await anyio.connect_tcp(origin.host, origin.port)
-        except builtins.TimeoutError:
-            raise op.on_timeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
-        except ssl.SSLCertVerificationError as exc:
-            raise TLSError(
-                f"the certificate of {where} did not verify: {exc.verify_message}"
-            ) from None
-        except ssl.SSLError as exc:
-            raise ConnectError(f"TLS with {where} failed: {exc}") from None
-        except (*_BROKEN, anyio.EndOfStream) as exc:
-            raise ConnectError(f"cannot connect to {where}: {exc!r}") from None
-        return AnyioStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (between retries); cancellable."""
-        await anyio.sleep(seconds)
+__all__ = ["AsyncChunkStream", "AsyncClient"]
 
 
 class AsyncClient(AsyncClientBase):

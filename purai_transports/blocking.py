@@ -19,10 +19,10 @@ from typing import Any
 
 from purai_proto import ChatCompletion, ChatCompletionChunk, ChatRequest
 
-from ._client_base import ClientBase, StreamView
-from ._request_path import DEFAULT_PATH
-from ._runners import SyncRun
-from .sockets import SocketBackend
+from ._backends.sockets import SocketBackend
+from ._core.clients import ClientBase, StreamView
+from ._core.paths import DEFAULT_PATH
+from ._core.runners import SyncRun
 
 __all__ = ["ChunkStream", "Client"]
 
@@ -130,5 +130,5 @@ class Client(ClientBase):
 
     def close(self) -> None:
         """Close the idle connections; the client cannot be used afterwards."""
-        for connection in self._core.drain():
+        for connection in self._core.pool.drain():
             connection.stream.close()

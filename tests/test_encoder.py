@@ -20,9 +20,9 @@ from purai_proto import (
     LocalProtocolError,
     Message,
     StreamEncoder,
+    encode_json,
 )
-from purai_proto._encoder import encode_json
-from purai_proto._replies import completion, reply_text, stream_chunks
+from purai_transports.server._replies import completion, reply_text, stream_chunks
 
 SEED = Path(__file__).parent / "data" / "seed-stream.json"
 SEED_REQUEST = ChatRequest(

@@ -38,11 +38,11 @@ from purai_transports import (
     Timeout,
     WriteTimeout,
 )
-from purai_transports._config import Origin
-from purai_transports._operations import Connect
-from purai_transports.anyio import AnyioBackend
-from purai_transports.sockets import SocketBackend
-from purai_transports.trio import TrioBackend
+from purai_transports._backends.anyio import AnyioBackend
+from purai_transports._backends.sockets import SocketBackend
+from purai_transports._backends.trio import TrioBackend
+from purai_transports._core.operations import Connect
+from purai_transports._core.settings import Origin
 
 from .servers import (
     CLOSE,

@@ -37,9 +37,10 @@ from purai_transports import (
     Timeout,
     TimeoutException,
 )
-from purai_transports._exchange import ClientCore, Exchange
-from purai_transports._operations import Connect
-from purai_transports._runners import SyncRun
+from purai_transports._core.client_core import ClientCore
+from purai_transports._core.exchange import Exchange
+from purai_transports._core.operations import Connect
+from purai_transports._core.runners import SyncRun
 
 from .servers import chunk_object, head, http_chunk, streamed_reply
 from .test_pool import TIMEOUT_408
@@ -281,9 +282,9 @@ def test_every_stream_gets_its_own_chunks_or_an_error(
             active.remove(stream)
             finished.append(stream)
         # Every open connection is held by a running stream or waits in the pool.
-        assert len(core.idle) <= max_keepalive
+        assert len(core.pool.idle) <= max_keepalive
         held = {s.run.exchange.connection.stream for s in active if s.run.exchange.connection}
-        pooled = {c.stream for c in core.idle}
+        pooled = {c.stream for c in core.pool.idle}
         assert server.open_streams <= held | pooled, "a connection leaked"
 
     for stream in finished:
@@ -296,6 +297,6 @@ def test_every_stream_gets_its_own_chunks_or_an_error(
             assert isinstance(stream.error, EXPECTED[plan]), (stream.n, plan, stream.error)
     for n, count in server.received.items():
         assert count <= 1 + server.answered_503.get(n, 0), f"request {n} sent {count} times"
-    for connection in core.drain():
+    for connection in core.pool.drain():
         connection.stream.close()
     assert not server.open_streams

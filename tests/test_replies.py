@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from purai_proto import ChatRequest, ErrorBody, ErrorDetail, LocalProtocolError, Message
-from purai_proto._replies import (
+from purai_transports.server._replies import (
     CACHE_MESSAGE,
     PURAI_COMPLETION_ID,
     completion,

@@ -19,7 +19,7 @@ import pytest
 import trio
 
 from purai_proto import ClientConnection
-from purai_transports._exchange import Exchange
+from purai_transports._core.exchange import Exchange
 from purai_transports.anyio import AsyncClient
 from purai_transports.server import BackgroundServer, ServerConfig
 from purai_transports.trio import TrioClient

@@ -1,4 +1,5 @@
-"""The ``purai`` command line."""
+"""The ``purai`` command line: its parser, ``main()``, and the ``decode`` and ``serve``
+subcommands (``chat`` and ``bench`` have modules of their own)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import msgspec
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, PuraiError
 
-from ._bench_command import add_bench_parser
-from ._chat_command import add_chat_parser
+from .bench import add_bench_parser
+from .chat import add_chat_parser
 
 if TYPE_CHECKING:
-    from .server import ServerConfig
+    from ..server import ServerConfig
 
 _READ_SIZE = 64 * 1024
 
@@ -51,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here: the other commands need neither anyio nor the server.
     import anyio
 
-    from .server import ServerConfig
+    from ..server import ServerConfig
 
     try:
         config = ServerConfig(
@@ -85,7 +86,7 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
     """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly."""
     import anyio
 
-    from .server import serve, server_url
+    from ..server import serve, server_url
 
     failure: Exception | None = None
     async with anyio.create_task_group() as tg:
@@ -198,7 +199,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,8 +25,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ._errors import LocalProtocolError
-from ._models import (
+from purai_proto import (
     CacheReport,
     ChatCompletion,
     ChatCompletionChunk,
@@ -35,6 +34,7 @@ from ._models import (
     ChunkChoice,
     Delta,
     ErrorDetail,
+    LocalProtocolError,
     Message,
     Usage,
 )

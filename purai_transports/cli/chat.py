@@ -17,8 +17,8 @@ import msgspec
 
 from purai_proto import ChatCompletion, ChatCompletionChunk
 
-from ._config import Timeout
-from ._request_path import DEFAULT_PATH
+from .._core.paths import DEFAULT_PATH
+from .._core.settings import Timeout
 
 __all__ = ["add_chat_parser"]
 
@@ -93,7 +93,7 @@ def _server_unless(base_url: str | None) -> Iterator[str]:
     if base_url:
         yield base_url
         return
-    from .server import BackgroundServer, ServerConfig
+    from ..server import BackgroundServer, ServerConfig
 
     with BackgroundServer(ServerConfig(quiet=True)) as server:
         print(
@@ -140,7 +140,7 @@ def _chat_blocking(
     fields: dict[str, Any],
     printer: _Printer,
 ) -> None:
-    from .blocking import Client
+    from ..blocking import Client
 
     with Client(base_url, **options) as client:
         if args.no_stream:
@@ -160,9 +160,9 @@ async def _chat_async(
 ) -> None:
     client_class: Any
     if args.transport == "trio":
-        from .trio import TrioClient as client_class
+        from ..trio import TrioClient as client_class
     else:
-        from .anyio import AsyncClient as client_class
+        from ..anyio import AsyncClient as client_class
     async with client_class(base_url, **options) as client:
         if args.no_stream:
             printer.completion(await client.complete(path=args.path, **fields))

@@ -1,4 +1,4 @@
-"""The two tiny loops that drive :class:`~purai_transports._exchange.Exchange`.
+"""The two tiny loops that drive :class:`~purai_transports._core.exchange.Exchange`.
 
 Each performs the operations an exchange yields with a backend and hands out the
 chunks it yields. They are mirror images, one blocking and one async, and deliberately
@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from purai_proto import ChatCompletionChunk, PuraiError
 
-from ._exceptions import TimeoutException
-from ._operations import Close, Connect, Poll, Read, Sleep, Write
+from .errors import TimeoutException
+from .operations import Close, Connect, Poll, Read, Sleep, Write
 
 __all__ = ["AsyncBackend", "AsyncRun", "SyncBackend", "SyncRun"]
 

@@ -1,6 +1,6 @@
 """What the blocking and the async clients share: settings, and what a stream shows.
 
-The client logic itself is in :mod:`purai_transports._exchange`; the clients only
+The client logic itself is in :mod:`purai_transports._core.exchange`; the clients only
 choose a backend and a runner.
 """
 
@@ -11,9 +11,10 @@ from typing import Any
 
 from purai_proto import ChatCompletion, ChatRequest, HttpParserName
 
-from ._config import Timeout
-from ._exchange import ClientCore, Exchange
-from ._request_path import default_base_url
+from .client_core import ClientCore
+from .exchange import Exchange
+from .paths import default_base_url
+from .settings import Timeout
 
 __all__ = ["ClientBase", "StreamView"]
 

@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 PurAI is shut down, so this server plays it. It runs on anyio (so on asyncio and on
 trio) with h11 doing HTTP/1.1, one task per connection and any number of requests per
-connection (keep-alive). What it says comes from :mod:`purai_proto._replies` and how
-it is framed from :class:`~purai_proto.StreamEncoder`; this module only routes,
-applies the configuration and moves the bytes.
+connection (keep-alive). What it says comes from
+:mod:`purai_transports.server._replies` and how it is framed from
+:class:`~purai_proto.StreamEncoder`; this module only routes, applies the
+configuration and moves the bytes.
 
 Routes:
 
@@ -52,9 +53,10 @@ import anyio.from_thread
 import msgspec
 from anyio.abc import SocketAttribute
 
-from purai_proto import ChatRequest, StreamEncoder, __version__
-from purai_proto._encoder import StreamFraming, encode_json
-from purai_proto._replies import (
+from purai_proto import ChatRequest, StreamEncoder, StreamFraming, __version__, encode_json
+
+from ._connection import BadRequest, ClientGone, Request, ServerConnection
+from ._replies import (
     DEFAULT_CHUNK_SIZE,
     Dialect,
     completion,
@@ -65,8 +67,6 @@ from purai_proto._replies import (
     stream_chunks,
     stream_error_body,
 )
-
-from ._server_connection import BadRequest, ClientGone, Request, ServerConnection
 
 __all__ = ["BackgroundServer", "ServerConfig", "serve", "server_url"]
 

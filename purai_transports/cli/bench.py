@@ -29,7 +29,7 @@ def add_bench_parser(commands: Any) -> None:
 
 
 def _checkout() -> Path | None:
-    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
         if (root / "benchmarks" / "__init__.py").is_file():
             return root
     return None

@@ -2,7 +2,7 @@
 
 :class:`~purai_transports.anyio.AsyncClient` and
 :class:`~purai_transports.trio.TrioClient` are this class with a backend; the logic is
-in :mod:`purai_transports._exchange` and the loop in :mod:`purai_transports._runners`.
+in :mod:`purai_transports._core.exchange` and the loop in :mod:`purai_transports._core.runners`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from purai_proto import (
     LocalProtocolError,
 )
 
-from ._client_base import ClientBase, StreamView
-from ._config import Timeout
-from ._request_path import DEFAULT_PATH
-from ._runners import AsyncBackend, AsyncRun
+from .clients import ClientBase, StreamView
+from .paths import DEFAULT_PATH
+from .runners import AsyncBackend, AsyncRun
+from .settings import Timeout
 
 __all__ = ["AsyncChunkStream", "AsyncClientBase"]
 
@@ -209,5 +209,5 @@ class AsyncClientBase(ClientBase):
 
     async def aclose(self) -> None:
         """Close the idle connections; the client cannot be used afterwards."""
-        for connection in self._core.drain():
+        for connection in self._core.pool.drain():
             await connection.stream.aclose()

@@ -1,6 +1,6 @@
 """The I/O operations the client logic asks its runner to perform.
 
-The client logic (:mod:`purai_transports._exchange`) is written once, as a generator
+The client logic (:mod:`purai_transports._core.exchange`) is written once, as a generator
 that yields these and is sent back their results; a runner performs them with a
 backend: blocking sockets, anyio or trio. A runner also receives, besides operations,
 the chunks it hands to the caller. Failures come back as the library's exceptions,
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ._config import Origin
-from ._exceptions import TimeoutException
+from .errors import TimeoutException
+from .settings import Origin
 
 __all__ = ["Close", "Connect", "Operation", "Poll", "Read", "Sleep", "Write"]
 

@@ -3,10 +3,10 @@
 Theory of operation
 -------------------
 A request and its reply are an :class:`Exchange`. Its :meth:`Exchange.run` is a
-generator: it yields an :mod:`~purai_transports._operations` operation whenever it needs
+generator: it yields an :mod:`~purai_transports._core.operations` operation whenever it needs
 I/O (connect, write, read, close, sleep) and is sent the result, and it yields each
 decoded chunk for the caller. Blocking, anyio and trio clients differ only in the few
-lines that perform the operations (:mod:`purai_transports._runners`); retries, the
+lines that perform the operations (:mod:`purai_transports._core.runners`); retries, the
 connection pool, timeouts and the reading of events exist here only.
 
 Every protocol decision is :class:`purai_proto.ClientConnection`'s: this module moves
@@ -46,14 +46,8 @@ The rules:
 
 from __future__ import annotations
 
-import math
-import os
-import random
-import time
 from collections.abc import Callable, Generator, Mapping
-from typing import Any
-
-import msgspec
+from typing import TYPE_CHECKING, Any
 
 from purai_proto import (
     NEED_DATA,
@@ -61,21 +55,15 @@ from purai_proto import (
     ChatCompletionChunk,
     ChatRequest,
     ChunkReceived,
-    ClientConnection,
     CompletionReceived,
     ErrorReceived,
-    HttpParserName,
     LocalProtocolError,
-    Message,
     ResponseStarted,
     StreamAccumulator,
     StreamEnded,
-    check_headers,
-    check_request,
 )
 
-from ._config import Origin, Timeout, is_number
-from ._exceptions import (
+from .errors import (
     APIStatusError,
     ChunkTimeout,
     ConnectError,
@@ -91,203 +79,18 @@ from ._exceptions import (
     TransportError,
     WriteTimeout,
 )
-from ._operations import Close, Connect, Poll, Read, Sleep, Write
+from .operations import Close, Connect, Poll, Read, Sleep, Write
+from .pool import Connection
 
-__all__ = ["ClientCore", "Connection", "Exchange"]
+if TYPE_CHECKING:
+    from .client_core import ClientCore
+
+__all__ = ["Exchange"]
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: A reply asking to wait longer than this (Retry-After, seconds) is not retried: the
 #: error is raised at once, with its retry_after, for the caller to decide.
 MAX_RETRY_AFTER = 60.0
-_FIELDS = {f.name: f for f in msgspec.structs.fields(ChatRequest)}
-
-
-class Connection:
-    """A byte stream from a backend and the protocol state that goes with it."""
-
-    __slots__ = ("broken", "idle_since", "protocol", "reused", "stream")
-
-    def __init__(self, stream: Any, protocol: ClientConnection) -> None:
-        self.stream = stream
-        self.protocol = protocol
-        self.idle_since = 0.0
-        self.reused = False  # carried an earlier exchange
-        self.broken = False  # a write failed: never reused, whatever the reply said
-
-
-class ClientCore:
-    """What every client shares: its settings and its pool of idle connections.
-
-    Args:
-        base_url: ``http[s]://host[:port][/prefix]``.
-        api_key: Sent as a bearer token; defaults to the ``PURAI_API_KEY`` environment
-            variable.
-        timeout: See :class:`~purai_transports.Timeout`; ``None`` means no limits.
-        max_retries: How many times to retry a failed connection or a 429/502/503/504
-            reply before any of its body arrived.
-        headers: Extra header fields for every request.
-        max_keepalive: The most idle connections kept for reuse.
-        keepalive_expiry: Seconds an idle connection is kept.
-        backoff: The first retry's wait in seconds; each further one doubles it.
-        resend_unanswered: Re-send, once, a request whose reused connection closed
-            after it was written and before any byte of reply (see the module doc).
-        http_parser: The :class:`~purai_proto.ClientConnection` parser.
-
-    Every setting is checked here, before any connection is made.
-
-    Attributes:
-        clock: Seconds, monotonic: ``time.monotonic`` unless a test gives its own.
-        jitter: A number in [0, 1) for each backoff: ``random.random`` unless a test
-            gives its own.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        api_key: str | None = None,
-        timeout: Timeout | float | None = Timeout(),  # noqa: B008 - frozen
-        max_retries: int = 2,
-        headers: Mapping[str, str] | None = None,
-        max_keepalive: int = 10,
-        keepalive_expiry: float = 5.0,
-        backoff: float = 0.5,
-        resend_unanswered: bool = False,
-        http_parser: HttpParserName = "auto",
-    ) -> None:
-        _check_count("max_retries", max_retries)
-        _check_count("max_keepalive", max_keepalive)
-        _check_seconds("keepalive_expiry", keepalive_expiry)
-        _check_seconds("retry_backoff", backoff)
-        if not isinstance(resend_unanswered, bool):
-            raise LocalProtocolError(
-                f"resend_unanswered must be True or False, not {resend_unanswered!r}"
-            )
-        self.origin = Origin.parse(base_url)
-        key = api_key if api_key is not None else os.environ.get("PURAI_API_KEY")
-        if key is not None and not isinstance(key, str):
-            raise LocalProtocolError(f"api_key must be a str, not {type(key).__name__}")
-        self._api_key = key or None  # an empty key (or variable) means no key
-        self.timeout = Timeout.of(timeout)
-        self.max_retries = max_retries
-        check_headers(self._api_key, headers)
-        self.headers = dict(headers or {})
-        self.max_keepalive = max_keepalive
-        self.keepalive_expiry = keepalive_expiry
-        self.backoff = backoff
-        self.resend_unanswered = resend_unanswered
-        self.http_parser = http_parser
-        # Made once to check the parser's name (and that httptools imports, if asked).
-        ClientConnection(self.origin.host_header, http_parser=http_parser)
-        self.idle: list[Connection] = []
-        self.closed = False
-        self.clock: Callable[[], float] = time.monotonic
-        self.jitter: Callable[[], float] = random.random
-
-    def describe(self, client: object) -> str:
-        """The repr of ``client``: its class and origin, and never the API key, since
-        reprs end up in logs."""
-        key = "set" if self._api_key else "none"
-        return f"<{type(client).__name__} {self.origin} api_key={key}>"
-
-    def exchange(
-        self,
-        request: ChatRequest | None,
-        fields: dict[str, Any],
-        *,
-        path: str,
-        stream: bool,
-        headers: Mapping[str, str] | None = None,
-        accumulate: bool = True,
-    ) -> Exchange:
-        """Prepare one request; nothing happens until its ``run()`` is driven."""
-        if self.closed:
-            raise LocalProtocolError("the client is closed")
-        built = build_request(request, fields, stream=stream)
-        if headers:
-            check_headers(None, headers)
-            extra = {**self.headers, **headers}
-        else:
-            extra = self.headers
-        path = self.origin.prefix + _check_path(path)
-        return Exchange(self, built, path, extra, accumulate=accumulate, wants_reply=not stream)
-
-    def new_protocol(self) -> ClientConnection:
-        """The protocol state for a new connection."""
-        return ClientConnection(self.origin.host_header, http_parser=self.http_parser)
-
-    def pop_idle(self) -> Connection | None:
-        """The idle connection returned last, if any (the one most likely still open)."""
-        return self.idle.pop() if self.idle else None
-
-    def give_back(self, connection: Connection, now: float) -> bool:
-        """Keep ``connection`` for reuse if there is room; False if it must be closed."""
-        if self.closed or len(self.idle) >= self.max_keepalive:
-            return False
-        connection.idle_since = now
-        connection.reused = True
-        self.idle.append(connection)
-        return True
-
-    def drain(self) -> list[Connection]:
-        """Close the client: every idle connection, for the runner to close."""
-        self.closed = True
-        idle, self.idle = self.idle, []
-        return idle
-
-
-def _check_count(name: str, value: object) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        raise LocalProtocolError(f"{name} must be an int of 0 or more, not {value!r}")
-
-
-def _check_seconds(name: str, value: object) -> None:
-    if not (is_number(value) and value >= 0 and math.isfinite(value)):  # type: ignore[operator, arg-type]
-        raise LocalProtocolError(f"{name} must be a finite number of seconds, not {value!r}")
-
-
-def _check_path(path: str) -> str:
-    if not isinstance(path, str):
-        raise LocalProtocolError(f"path must be a str, not {type(path).__name__}")
-    if not path.startswith("/"):
-        raise LocalProtocolError(f"path must start with '/', not {path!r}")
-    return path
-
-
-def build_request(
-    request: ChatRequest | None, fields: dict[str, Any], *, stream: bool
-) -> ChatRequest:
-    """A ChatRequest from a request and/or keyword fields (messages may be dicts)."""
-    unknown = sorted(set(fields) - set(_FIELDS))
-    if unknown:
-        raise LocalProtocolError(f"unknown request field(s): {', '.join(unknown)}")
-    if "messages" in fields:
-        messages = fields["messages"]
-        if not isinstance(messages, (list, tuple)):
-            raise LocalProtocolError(
-                f"messages must be a list of messages, not {type(messages).__name__}"
-            )
-        fields["messages"] = [
-            m if isinstance(m, Message) else _convert(m, Message) for m in messages
-        ]
-    base = request if request is not None else ChatRequest()
-    if "stream" not in fields and (request is None or request.stream is None or stream):
-        fields["stream"] = stream
-    try:
-        built = msgspec.structs.replace(base, **fields)
-        # Validate as the server will see it, so that a bad field fails here, with
-        # the field's name, instead of as a 400 from the server.
-        check_request(built)
-        return msgspec.json.decode(msgspec.json.encode(built), type=ChatRequest)
-    except (msgspec.ValidationError, TypeError) as exc:
-        raise LocalProtocolError(f"invalid request: {exc}") from None
-
-
-def _convert(value: Any, type_: type[Message]) -> Message:
-    try:
-        return msgspec.convert(value, type_)
-    except msgspec.ValidationError as exc:
-        raise LocalProtocolError(f"invalid message {value!r}: {exc}") from None
 
 
 class Exchange:
@@ -411,14 +214,13 @@ class Exchange:
     def _take_idle(self) -> Generator[Any, Any, Connection | None]:
         """A pooled connection fit to carry this request, closing the ones that are not:
         expired, or readable while idle (see the module doc)."""
-        core = self.core
-        now = core.clock()
+        pool = self.core.pool
+        now = self.core.clock()
         while True:
-            connection = core.pop_idle()
+            connection = pool.pop()
             if connection is None:
                 return None
-            fresh = now - connection.idle_since < core.keepalive_expiry
-            if fresh and not (yield Poll(connection.stream)):
+            if not pool.expired(connection, now) and not (yield Poll(connection.stream)):
                 return connection
             yield Close(connection.stream)
 
@@ -529,7 +331,7 @@ class Exchange:
         if connection is None:
             return
         keep = connection.protocol.reusable and not connection.broken
-        if not (keep and self.core.give_back(connection, self.core.clock())):
+        if not (keep and self.core.pool.give_back(connection, self.core.clock())):
             yield Close(connection.stream)
 
     def _discard(self) -> Generator[Any, Any, None]:
