@@ -187,6 +187,7 @@ class Exchange:
             # The server may have answered and closed before reading all of the
             # request (a 413 for a body too large): what it said is the answer.
             connection.broken = True
+            self._start_chunk_clock()
             event = yield from self._early_reply(total_deadline)
             if event is not None:
                 return event
@@ -194,8 +195,7 @@ class Exchange:
             if connection.reused:
                 raise _Resend from exc  # not received whole: safe to send again
             raise
-        chunk = core.timeout.chunk
-        self.chunk_deadline = core.clock() + chunk if chunk else None
+        self._start_chunk_clock()
         try:
             event = yield from self._next_event(total_deadline, self.chunk_deadline)
         except (NetworkError, RemoteProtocolError) as exc:
@@ -210,6 +210,12 @@ class Exchange:
             ) from exc
         assert isinstance(event, ResponseStarted)
         return event
+
+    def _start_chunk_clock(self) -> None:
+        """The request is written (or its write failed): the wait for the first chunk,
+        head and 1xx responses and an error body included, starts now."""
+        chunk = self.core.timeout.chunk
+        self.chunk_deadline = self.core.clock() + chunk if chunk else None
 
     def _take_idle(self) -> Generator[Any, Any, Connection | None]:
         """A pooled connection fit to carry this request, closing the ones that are not:
@@ -229,7 +235,7 @@ class Exchange:
     ) -> Generator[Any, Any, ResponseStarted | None]:
         """The response head the server sent before a write failed, or None."""
         try:
-            event = yield from self._next_event(total_deadline, None)
+            event = yield from self._next_event(total_deadline, self.chunk_deadline)
         except (TransportError, RemoteProtocolError):
             return None  # nothing to read on a connection that broke: the write failed
         assert isinstance(event, ResponseStarted)
