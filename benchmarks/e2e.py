@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from purai_proto import ChatCompletionChunk, ChunkDecoder
+from purai_proto import ChatCompletionChunk, ChunkDecoder, HttpParserName
 from purai_proto._http_parsers import httptools_available
 
 from ._common import (
@@ -127,7 +127,7 @@ def default_parser() -> str:
     return "httptools" if httptools_available() else "h11"
 
 
-def blocking_fn(url: str, path: str, objects: int, http_parser: str | None = None) -> Measure:
+def blocking_fn(url: str, path: str, objects: int, http_parser: HttpParserName = "auto") -> Measure:
     """purai's blocking client on stdlib sockets, with ``http_parser`` if given."""
     from purai_transports.blocking import Client
 
@@ -139,7 +139,7 @@ def blocking_fn(url: str, path: str, objects: int, http_parser: str | None = Non
         return count
 
     def fn() -> tuple[float, float, int]:
-        with Client(url, api_key="bench", http_parser=http_parser or "auto") as client:
+        with Client(url, api_key="bench", http_parser=http_parser) as client:
             consume(client, WARMUP_OBJECTS)
             return timed(lambda: consume(client, objects))
 

@@ -50,8 +50,8 @@ async def main(base_url: str, path: str) -> None:
         except asyncio.TimeoutError:
             print("slow: cancelled after 0.2 s")
         hello = [{"role": "user", "content": "hello"}]
-        reply = await client.complete(model=MODEL, messages=hello, path=path)
-        print(f"still working: {reply.text!r}")
+        completion = await client.complete(model=MODEL, messages=hello, path=path)
+        print(f"still working: {completion.text!r}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ the rest is the stream, so the fuzzer explores options and content together.
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any
 
 import msgspec
@@ -27,6 +28,7 @@ from purai_proto import (
     ChatRequest,
     ChunkDecoder,
     ClientConnection,
+    Framing,
     Message,
     RemoteProtocolError,
     StreamEnded,
@@ -43,9 +45,9 @@ __all__ = [
     "outcome",
 ]
 
-FRAMINGS = ("auto", "concatenated", "sse", "ndjson", "json-array")
+FRAMINGS = typing.get_args(Framing)
 # Small limits, so that the limit checks are reached by small inputs too.
-LIMITS = {"max_object_size": 2048, "max_buffer_size": 4096}
+LIMITS: dict[str, Any] = {"max_object_size": 2048, "max_buffer_size": 4096}
 
 
 def _pieces(data: bytes, size: int) -> list[bytes]:
@@ -56,8 +58,8 @@ def _plain(values: list[Any]) -> list[Any]:
     return [msgspec.to_builtins(v) for v in values]
 
 
-def _decode(framing: str, type_: Any, pieces: list[bytes]) -> tuple[list[Any], str | None]:
-    decoder = ChunkDecoder(type_, framing=framing, **LIMITS)  # type: ignore[arg-type]
+def _decode(framing: Framing, type_: Any, pieces: list[bytes]) -> tuple[list[Any], str | None]:
+    decoder = ChunkDecoder(type_, framing, **LIMITS)
     out: list[Any] = []
     try:
         for piece in pieces:

@@ -7,12 +7,13 @@ there and from the corpus they grew, ``fuzz/corpus/``.
 from __future__ import annotations
 
 import gzip
+import typing
 import zlib
 from pathlib import Path
 
 import msgspec
 
-from purai_proto import ChatCompletion, ChatRequest, Message, StreamEncoder
+from purai_proto import ChatCompletion, ChatRequest, Message, StreamEncoder, StreamFraming
 from purai_transports.server._replies import stream_chunks
 
 HERE = Path(__file__).parent
@@ -24,7 +25,7 @@ def streams() -> dict[str, bytes]:
     out = {}
     for dialect in ("purai", "openai"):
         chunks = stream_chunks(request, 'a}{b "q" \\ é 😀 {x}', dialect=dialect, chunk_size=4)
-        for framing in ("concatenated", "sse", "ndjson", "json-array"):
+        for framing in typing.get_args(StreamFraming):
             encoder = StreamEncoder(framing)
             body = encoder.start() + b"".join(encoder.encode(c) for c in chunks) + encoder.end()
             out[f"{dialect}-{framing}"] = body

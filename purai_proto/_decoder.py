@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import re
+import typing
 from typing import Any, Generic, Literal, TypeVar, Union, overload
 
 import msgspec
@@ -53,7 +54,7 @@ __all__ = ["DEFAULT_MAX_BUFFER_SIZE", "DEFAULT_MAX_OBJECT_SIZE", "ChunkDecoder",
 T = TypeVar("T")
 
 Framing = Literal["auto", "concatenated", "sse", "ndjson", "json-array"]
-_FRAMINGS = ("auto", "concatenated", "sse", "ndjson", "json-array")
+_FRAMINGS = typing.get_args(Framing)
 
 #: Default for ``max_object_size``: the largest single value (or SSE event) accepted.
 DEFAULT_MAX_OBJECT_SIZE = 16 * 1024 * 1024

@@ -30,6 +30,7 @@ PurAI reply names. Any other object is encoded by msgspec as it is.
 
 from __future__ import annotations
 
+import typing
 from typing import Any, Literal
 
 import msgspec
@@ -40,7 +41,7 @@ from ._models import ChatCompletion, ChatCompletionChunk
 __all__ = ["StreamEncoder", "StreamFraming", "encode_json"]
 
 StreamFraming = Literal["concatenated", "sse", "ndjson", "json-array"]
-_FRAMINGS = ("concatenated", "sse", "ndjson", "json-array")
+_FRAMINGS = typing.get_args(StreamFraming)
 
 # Sent as null by servers of both dialects rather than left out.
 _KEPT_NULLS = frozenset({"finish_reason"})

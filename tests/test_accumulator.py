@@ -135,7 +135,7 @@ def test_tool_calls_merged_by_index() -> None:
     ]
     # The arguments are ready to parse, and the message is ready to send back.
     assert [
-        msgspec.json.decode(c.function.arguments) for c in message.tool_calls if c.function
+        msgspec.json.decode(c.function.arguments or "") for c in message.tool_calls if c.function
     ] == [
         {"city": "Paris", "unit": "celsius"},
         {"tz": "Europe/Paris"},

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tracemalloc
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,6 +32,7 @@ from purai_proto import (
     ClientConnection,
     CompletionReceived,
     ErrorReceived,
+    HttpParserName,
     LocalProtocolError,
     Message,
     RemoteProtocolError,
@@ -53,7 +54,7 @@ NOT_STREAMED = ChatRequest(model="gpt-3.5-turbo", messages=[Message(role="user",
 # --- every test runs with each HTTP parser -----------------------------------------
 
 PARSERS = ["h11", "httptools"]
-PARSER = "h11"  # the parser of the tests running now: set by the fixture below
+PARSER: HttpParserName = "h11"  # the parser of the tests running now: set by the fixture below
 
 
 @pytest.fixture(autouse=True, scope="module", params=PARSERS)
@@ -67,7 +68,7 @@ def http_parser(request: pytest.FixtureRequest) -> str:
     if request.param == "httptools":
         pytest.importorskip("httptools")
     PARSER = request.param
-    return PARSER
+    return str(PARSER)
 
 
 # --- helpers ------------------------------------------------------------------------
@@ -519,7 +520,7 @@ def raw_deflate(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-ENCODINGS = {
+ENCODINGS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": gzip.compress,
     "x-gzip": gzip.compress,
     "deflate": zlib.compress,  # RFC 9110: zlib-wrapped
@@ -931,7 +932,7 @@ def refused(reply: bytes) -> str:
     Only what was wrong is the same every way: h11 says "illegal request line" for a
     first byte it can see is wrong, and something else when it sees the whole line.
     """
-    messages = []
+    messages: list[str] = []
     for pieces in feeding_ways(reply):
         events = drive(new_connection(), pieces, eof=False)
         assert kinds(events) == ["Raised"], (pieces[:3], events)
@@ -1253,7 +1254,7 @@ def test_bytes_after_the_response(framing: str, after: bytes) -> None:
         events = read_all(conn, pieces)
         assert isinstance(events[-1], StreamEnded)
         assert text_of(events) == "AI language model."
-        assert conn.reusable is not after, pieces[-3:]
+        assert conn.reusable is not bool(after), pieces[-3:]
         if after:
             with pytest.raises(LocalProtocolError, match="no request asked for"):
                 conn.send_request(STREAM)
@@ -1264,7 +1265,7 @@ def test_bytes_after_a_response_with_no_body(after: bytes) -> None:
     for pieces in feeding_ways(b"HTTP/1.1 204 No Content\r\n\r\n" + after):
         conn = new_connection()
         assert kinds(read_all(conn, pieces)) == ["ResponseStarted", "StreamEnded"]
-        assert conn.reusable is not after
+        assert conn.reusable is not bool(after)
 
 
 def test_bytes_after_a_response_that_closes() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,11 @@ from tests.splitting import all_two_piece_splits, split_ways
 SEED = (Path(__file__).parent / "data" / "seed-stream.json").read_bytes()
 
 
-def decode(pieces: list[bytes], type_: Any = ChatCompletionChunk, **options: Any) -> list[Any]:
+def decode(
+    pieces: Sequence[bytes | bytearray | memoryview],
+    type_: Any = ChatCompletionChunk,
+    **options: Any,
+) -> list[Any]:
     """Feed ``pieces`` one by one, then close; return everything decoded."""
     decoder = ChunkDecoder(type_, **options)
     out: list[Any] = []
@@ -98,6 +103,7 @@ def test_objects_arriving_whole_come_out_at_once() -> None:
     decoder = ChunkDecoder()
     for text in ["{", "}{", "a}", '"', "\\", "é", "end"]:
         [got] = decoder.feed(concatenated(chunk(text)))
+        assert isinstance(got, ChatCompletionChunk)
         assert got.text == text
     assert decoder.close() == []
 
@@ -200,7 +206,7 @@ def test_a_type_msgspec_cannot_decode_is_a_local_error() -> None:
 
 def test_unknown_framing_is_a_local_error() -> None:
     with pytest.raises(LocalProtocolError, match="unknown framing"):
-        ChunkDecoder(framing="xml")  # type: ignore[arg-type]
+        ChunkDecoder(framing="xml")  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize("size", [0, -1])
@@ -309,13 +315,18 @@ def test_malformed_streams_raise_with_offset_after_the_good_objects(
         assert error.offset == offset, name
 
 
+def feed_any(decoder: ChunkDecoder[Any], data: bytes) -> list[Any]:
+    """``decoder.feed(data)``, typed as plain values (``Any`` decoders give dicts)."""
+    return decoder.feed(data)
+
+
 def good_end(data: bytes) -> int:
     return data.index(b"}") + 1
 
 
 def test_error_is_raised_again_by_later_calls() -> None:
     decoder = ChunkDecoder(Any)
-    assert decoder.feed(b'{"a": 1}x{}') == [{"a": 1}]
+    assert feed_any(decoder, b'{"a": 1}x{}') == [{"a": 1}]
     with pytest.raises(RemoteProtocolError) as first:
         decoder.feed(b"{}")
     with pytest.raises(RemoteProtocolError) as again:
@@ -377,7 +388,7 @@ def test_endless_whitespace_does_not_accumulate() -> None:
     decoder = ChunkDecoder(Any, framing="concatenated", max_buffer_size=100)
     for _ in range(1000):
         assert decoder.feed(b" \n" * 30) == []
-    assert decoder.feed(b'{"a": 1}') == [{"a": 1}]
+    assert feed_any(decoder, b'{"a": 1}') == [{"a": 1}]
 
 
 def test_large_object_in_small_pieces_is_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -405,7 +416,7 @@ def test_large_object_in_small_pieces_is_linear_work(monkeypatch: pytest.MonkeyP
     data = big + concatenated({"b": 1}) + big
     decoder = ChunkDecoder(Any)
     monkeypatch.setattr(decoder._values, "one", Counting(decoder._values.one))
-    out = []
+    out: list[Any] = []
     for i in range(0, len(data), 1000):
         out += decoder.feed(data[i : i + 1000])
     out += decoder.close()
@@ -574,7 +585,7 @@ def test_auto_rejects_what_is_no_framing() -> None:
 def test_auto_waits_through_leading_whitespace() -> None:
     decoder = ChunkDecoder(Any)
     assert decoder.feed(b"  \r\n") == []
-    assert decoder.feed(b' {"a": 1}') == [{"a": 1}]
+    assert feed_any(decoder, b' {"a": 1}') == [{"a": 1}]
     assert decoder.framing == "auto"
 
 
@@ -605,7 +616,7 @@ def test_byte_order_mark_is_skipped_and_offsets_count_it() -> None:
 
 def test_feed_of_nothing_raises_a_held_back_error() -> None:
     decoder = ChunkDecoder(Any)
-    assert decoder.feed(b'{"a": 1}x{}') == [{"a": 1}]
+    assert feed_any(decoder, b'{"a": 1}x{}') == [{"a": 1}]
     with pytest.raises(RemoteProtocolError):
         decoder.feed(b"")
 

@@ -16,7 +16,7 @@ import msgspec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, RemoteProtocolError
+from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, Framing, RemoteProtocolError
 
 # Text that stresses framing: brackets, quotes, backslashes, escapes, and characters
 # whose UTF-8 or \u-escaped forms are several bytes long (a surrogate pair too).
@@ -77,7 +77,7 @@ def pieces_at(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-def run(pieces: list[bytes], framing: str, type_: Any = Any) -> tuple[list[Any], str | None]:
+def run(pieces: list[bytes], framing: Framing, type_: Any = Any) -> tuple[list[Any], str | None]:
     """Values out, and the error's text if the decoder raised (nothing else may)."""
     decoder = ChunkDecoder(type_, framing=framing, max_object_size=4096, max_buffer_size=8192)
     out: list[Any] = []
@@ -93,7 +93,7 @@ def run(pieces: list[bytes], framing: str, type_: Any = Any) -> tuple[list[Any],
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(streams(), st.lists(st.integers(min_value=0), max_size=20), st.booleans())
 def test_any_split_of_a_valid_stream_gives_its_values(
-    stream: tuple[str, bytes, list[Any]], cuts: list[int], auto: bool
+    stream: tuple[Framing, bytes, list[Any]], cuts: list[int], auto: bool
 ) -> None:
     framing, data, values = stream
     # "auto" tells the framing from the first byte, so a stream of values whose first
@@ -141,7 +141,7 @@ def damaged_streams(draw: st.DrawFn) -> tuple[str, bytes]:
 @example(("sse", b"data: {}\r"), [8])
 @example(("concatenated", b'{"a":[' * 50 + b"1"), [10])
 def test_damaged_input_decodes_or_raises_the_same_way_however_split(
-    stream: tuple[str, bytes], cuts: list[int]
+    stream: tuple[Framing, bytes], cuts: list[int]
 ) -> None:
     framing, data = stream
     for type_ in (Any, ChatCompletionChunk):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from purai_proto import (
     LocalProtocolError,
     Message,
     StreamEncoder,
+    StreamFraming,
     encode_json,
 )
 from purai_transports.server._replies import completion, reply_text, stream_chunks
@@ -30,7 +32,7 @@ SEED_REQUEST = ChatRequest(
     messages=[Message(role="user", content="who are you? answer with 3 words")],
     stream=True,
 )
-FRAMINGS = ["concatenated", "sse", "ndjson", "json-array"]
+FRAMINGS = list(typing.get_args(StreamFraming))
 
 
 def _encode_all(framing: Any, values: list[Any], *, start: bool = True) -> bytes:

@@ -18,11 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fuzz.invariants import PARSERS, check_connection, compare_parsers, outcome
-from purai_proto import ChatRequest, ClientConnection, LocalProtocolError
+from purai_proto import NEED_DATA, ChatRequest, ClientConnection, LocalProtocolError
 from purai_proto import _http_parsers as http_parsers
 from purai_proto._http_parsers import (
     END,
-    NEED_DATA,
     ParseError,
     Part,
     ResponseHead,

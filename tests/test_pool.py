@@ -20,6 +20,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import anyio
 import msgspec
@@ -168,11 +169,12 @@ def test_healthy_keep_alive_still_reuses(
 # --- every wait is bounded -----------------------------------------------------------
 
 # One byte every 20 ms for ever (2 s here), in each place a reply can be slow.
-TRICKLED_HEAD: list[Step] = [b"H", Pause(0.02), b"TTP/1.1 200 OK\r\n"] + [b"X", Pause(0.02)] * 100
+ONE_BYTE: list[Step] = [b"X", Pause(0.02)]
+TRICKLED_HEAD: list[Step] = [b"H", Pause(0.02), b"TTP/1.1 200 OK\r\n", *ONE_BYTE * 100]
 CONTINUES: list[Step] = [b"HTTP/1.1 100 Continue\r\n\r\n", Pause(0.02)] * 30
 TRICKLED_503: list[Step] = [
     head(503, [("Content-Type", "application/json"), ("Content-Length", "1000")]),
-    *[b" ", Pause(0.02)] * 100,
+    *ONE_BYTE * 100,  # the body
 ]
 SLOW = {"trickled-head": TRICKLED_HEAD, "100-continue": CONTINUES, "trickled-503": TRICKLED_503}
 
@@ -288,7 +290,7 @@ def test_complete_still_returns_a_completion(
 
 # --- bad settings, refused before any connection -----------------------------------
 
-BAD_SETTINGS = {
+BAD_SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
     "api-key-with-crlf": ({"api_key": "sk-1\r\nX-Evil: 1"}, "API key"),
     "header-with-lf": ({"headers": {"X-A": "a\nb"}}, "header X-A"),
     "base-url-not-a-str": ({"base_url": 123}, "base_url must be a str"),
@@ -316,7 +318,7 @@ def test_bad_client_setting_is_refused_before_connecting(
     assert server.connections == 0
 
 
-BAD_REQUESTS = {
+BAD_REQUESTS: dict[str, tuple[dict[str, Any], str]] = {
     "surrogate-in-content": (
         {"messages": [{"role": "user", "content": "a\udc80"}]},
         r"messages\[0\].content holds a lone surrogate",
@@ -337,8 +339,9 @@ def test_bad_request_is_refused_before_connecting(
     server = scripted(Reply([HANG]))
     client = make_client(server.base_url)
     fields, message = BAD_REQUESTS[case]
+    fields = {"messages": SEED_MESSAGES, **fields}
     with pytest.raises(LocalProtocolError, match=message):
-        client.stream(**fields, **({"messages": SEED_MESSAGES} if "messages" not in fields else {}))
+        client.stream(**fields)
     assert server.connections == 0
 
 

@@ -19,7 +19,7 @@ PUBLIC_MODULES = [
 
 
 def public_objects() -> list[tuple[str, object]]:
-    found = []
+    found: list[tuple[str, object]] = []
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
         found.append((module_name, module))

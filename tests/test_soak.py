@@ -11,7 +11,7 @@ import gc
 import os
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -94,7 +94,7 @@ def wait_for_fds(limit: int) -> None:
     assert open_fds() <= limit, f"{open_fds() - limit} file descriptors left open"
 
 
-RUNNERS = {
+RUNNERS: dict[str, Callable[[str], list[list[str]]]] = {
     "anyio-asyncio": lambda url: anyio.run(soak, AsyncClient, url, spawn_anyio),
     "anyio-trio": lambda url: anyio.run(soak, AsyncClient, url, spawn_anyio, backend="trio"),
     "trio": lambda url: trio.run(soak, TrioClient, url, spawn_trio),

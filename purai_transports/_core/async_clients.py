@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from purai_proto import (
     ChatCompletion,
@@ -25,6 +25,9 @@ from .runners import AsyncBackend, AsyncRun
 from .settings import Timeout
 
 __all__ = ["AsyncChunkStream", "AsyncClientBase"]
+
+
+_Client = TypeVar("_Client", bound="AsyncClientBase")  # `async with` keeps the type
 
 
 class _Slots(Protocol):
@@ -142,7 +145,7 @@ class AsyncClientBase(ClientBase):
     def _make_slots(self, n: int) -> _Slots:
         raise NotImplementedError
 
-    async def __aenter__(self) -> AsyncClientBase:
+    async def __aenter__(self: _Client) -> _Client:
         return self
 
     async def __aexit__(

@@ -7,12 +7,13 @@ import argparse
 import contextlib
 import signal
 import sys
+import typing
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 
-from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, PuraiError
+from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, Framing, PuraiError
 
 from .bench import add_bench_parser
 from .chat import add_chat_parser
@@ -168,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument(
         "--framing",
         default="auto",
-        choices=["auto", "concatenated", "sse", "ndjson", "json-array"],
+        choices=typing.get_args(Framing),
         help="how the values are laid out (default: tell from the first bytes)",
     )
     decode.add_argument("--json", action="store_true", help="print each object as a JSON line")
