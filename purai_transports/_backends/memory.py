@@ -1,0 +1,131 @@
+"""An in-memory backend with a fake clock: the client logic tested without sockets.
+
+A test plays the server. :class:`MemoryBackend` calls its ``serve(stream, data)`` for
+every request written, and the test answers on the stream: :meth:`MemoryStream.send`
+bytes, :meth:`~MemoryStream.close_by_server`, :meth:`~MemoryStream.reset_by_server`.
+Nothing waits: a read with nothing to read and no end moves the :class:`FakeClock`
+on by its whole time limit and raises that limit's error, so a test can check both
+which limit ran out and when. ``sleep`` moves the clock too.
+
+For the blocking runner (:class:`~purai_transports._core.runners.SyncRun`); make the
+:class:`~purai_transports._core.client_core.ClientCore` with ``clock`` set to the
+backend's clock, and ``jitter`` to a fixed value for exact backoffs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from .._core.errors import ConnectError, NetworkError, TimeoutException
+from .._core.operations import Connect
+
+__all__ = ["FakeClock", "MemoryBackend", "MemoryStream"]
+
+
+class FakeClock:
+    """Seconds that pass only when told to; call it for the time."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class MemoryStream:
+    """One connection: what the client wrote, and what the test's server sends it.
+
+    Attributes:
+        written: Every write of the client, in order.
+        closed: The client closed it.
+    """
+
+    def __init__(self, backend: MemoryBackend) -> None:
+        self._backend = backend
+        self._incoming: deque[bytes] = deque()
+        self._end: str | None = None  # "close" or "reset", once the server did so
+        self.written: list[bytes] = []
+        self.closed = False
+
+    # -- the server's side: what a test does -------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Bytes for the client's next read (one read returns one ``send``)."""
+        self._incoming.append(data)
+
+    def close_by_server(self) -> None:
+        """The server closes: reads return what was sent, then ``b""``."""
+        self._end = "close"
+
+    def reset_by_server(self) -> None:
+        """The server resets: reads return what was sent, then fail; writes fail."""
+        self._end = "reset"
+
+    # -- the client's side: the stream interface of the runners -------------------------
+
+    def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
+        if self.closed:
+            raise NetworkError("reading from a closed stream")
+        if self._incoming:
+            return self._incoming.popleft()
+        if self._end == "close":
+            return b""
+        if self._end == "reset":
+            raise NetworkError("connection reset by peer")
+        if timeout is None:
+            raise AssertionError("a read that could wait for ever, with nothing to come")
+        self._backend.clock.advance(timeout)
+        raise on_timeout(f"no data for {timeout:.3g} s")
+
+    def write(self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]) -> None:
+        if self.closed:
+            raise NetworkError("writing to a closed stream")
+        if self._end is not None:
+            raise NetworkError("broken pipe")
+        self.written.append(data)
+        self._backend.serve(self, data)
+
+    def is_readable(self) -> bool:
+        return bool(self._incoming) or self._end is not None or self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class MemoryBackend:
+    """Opens :class:`MemoryStream` connections, answered by ``serve``.
+
+    Args:
+        serve: Called with the stream and the bytes of each request written.
+        clock: The time; shared with the client's ``ClientCore.clock``.
+
+    Attributes:
+        streams: Every connection opened, in order.
+        sleeps: Every wait asked for (between retries), in seconds.
+        refuse: How many of the next connects fail with ``ConnectError``.
+    """
+
+    def __init__(
+        self, serve: Callable[[MemoryStream, bytes], None], clock: FakeClock | None = None
+    ) -> None:
+        self.serve = serve
+        self.clock = clock or FakeClock()
+        self.streams: list[MemoryStream] = []
+        self.sleeps: list[float] = []
+        self.refuse = 0
+
+    def connect(self, op: Connect) -> MemoryStream:
+        if self.refuse:
+            self.refuse -= 1
+            raise ConnectError(f"cannot connect to {op.origin.host}:{op.origin.port}: refused")
+        stream = MemoryStream(self)
+        self.streams.append(stream)
+        return stream
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.clock.advance(seconds)
