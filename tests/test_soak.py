@@ -24,6 +24,8 @@ from purai_transports.anyio import AsyncClient
 from purai_transports.server import BackgroundServer, ServerConfig
 from purai_transports.trio import TrioClient
 
+pytestmark = pytest.mark.slow  # a third of the suite's time; CI runs it
+
 STREAMS = 1_000
 TOKENS = 20
 REPLY = "".join(f"t{i:03d} " for i in range(TOKENS))  # 5 characters a token
