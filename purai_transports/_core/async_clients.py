@@ -16,9 +16,9 @@ from purai_proto import (
     ChatCompletionChunk,
     ChatRequest,
     HttpParserName,
-    LocalProtocolError,
 )
 
+from .client_core import check_count
 from .clients import ClientBase, StreamView
 from .paths import DEFAULT_PATH
 from .runners import AsyncBackend, AsyncRun
@@ -116,14 +116,7 @@ class AsyncClientBase(ClientBase):
         resend_unanswered: bool = False,
         http_parser: HttpParserName = "auto",
     ) -> None:
-        if not (
-            isinstance(max_connections, int)
-            and not isinstance(max_connections, bool)
-            and max_connections >= 1
-        ):
-            raise LocalProtocolError(
-                f"max_connections must be an int of at least 1, not {max_connections!r}"
-            )
+        check_count("max_connections", max_connections, minimum=1)
         super().__init__(
             base_url,
             api_key=api_key,

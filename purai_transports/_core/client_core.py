@@ -28,7 +28,7 @@ from .pool import ConnectionPool
 from .requests import build_request, check_path
 from .settings import Origin, Timeout, is_number
 
-__all__ = ["ClientCore"]
+__all__ = ["ClientCore", "check_count"]
 
 
 class ClientCore:
@@ -71,8 +71,8 @@ class ClientCore:
         resend_unanswered: bool = False,
         http_parser: HttpParserName = "auto",
     ) -> None:
-        _check_count("max_retries", max_retries)
-        _check_count("max_keepalive", max_keepalive)
+        check_count("max_retries", max_retries)
+        check_count("max_keepalive", max_keepalive)
         _check_seconds("keepalive_expiry", keepalive_expiry)
         _check_seconds("retry_backoff", backoff)
         if not isinstance(resend_unanswered, bool):
@@ -130,9 +130,10 @@ class ClientCore:
         return ClientConnection(self.origin.host_header, http_parser=self.http_parser)
 
 
-def _check_count(name: str, value: object) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        raise LocalProtocolError(f"{name} must be an int of 0 or more, not {value!r}")
+def check_count(name: str, value: object, minimum: int = 0) -> None:
+    """Refuse ``value`` unless it is an int (not a bool) of at least ``minimum``."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+        raise LocalProtocolError(f"{name} must be an int of {minimum} or more, not {value!r}")
 
 
 def _check_seconds(name: str, value: object) -> None:
