@@ -220,3 +220,20 @@ def test_unanswered_is_sent_again_when_asked() -> None:
     assert harness.texts() == TEXTS
     assert [len(stream.written) for stream in harness.backend.streams] == [2, 1]
     assert harness.sleeps == []  # at once, and not counted as a retry
+
+
+def test_a_request_is_resent_once_on_a_new_connection_not_on_each_pooled_one() -> None:
+    # Two pooled connections; the one taken closes unanswered. The request goes
+    # again once, on a new connection, never on the other pooled one (which might
+    # meet the same fate and send it a third time).
+    harness = Harness(
+        replies(good_reply(), good_reply(), MemoryStream.close_by_server, good_reply()),
+        resend_unanswered=True,
+    )
+    one, two = harness.run(), harness.run()
+    next(one), next(two)
+    one.run_to_end()
+    two.run_to_end()
+    assert harness.texts() == TEXTS
+    first, second, third = harness.backend.streams
+    assert (len(first.written), len(second.written), len(third.written)) == (1, 2, 1)

@@ -133,11 +133,15 @@ class Exchange:
         start = core.clock()
         total_deadline = start + timeout.total if timeout.total is not None else None
         attempt = 0
+        reuse = True
         while True:
             try:
-                status = yield from self._start(total_deadline)
+                status = yield from self._start(total_deadline, reuse=reuse)
             except _Resend:
-                continue  # the server cannot have processed it: not a retry
+                # At once and not counted as a retry, but on a new connection: once,
+                # not once per pooled connection the pool still holds.
+                reuse = False
+                continue
             except ConnectError as exc:
                 if attempt >= core.max_retries or isinstance(exc, TLSError):
                     raise  # a certificate that did not verify will not verify next time
@@ -165,10 +169,12 @@ class Exchange:
         """Whether waiting ``wait`` seconds would go past ``deadline``."""
         return deadline is not None and self.core.clock() + wait > deadline
 
-    def _start(self, total_deadline: float | None) -> Generator[Any, Any, ResponseStarted]:
-        """Connect or reuse, send the request, read up to the status line."""
+    def _start(
+        self, total_deadline: float | None, *, reuse: bool
+    ) -> Generator[Any, Any, ResponseStarted]:
+        """Connect (or reuse, if ``reuse``), send the request, read up to the status line."""
         core = self.core
-        connection = yield from self._take_idle()
+        connection = (yield from self._take_idle()) if reuse else None
         if connection is None:
             timeout, on_timeout = _limit(
                 core.timeout.connect, ConnectTimeout, total_deadline, core.clock()
