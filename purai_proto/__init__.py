@@ -7,7 +7,7 @@ task, so any event loop (or none) can drive it.
 from ._accumulator import StreamAccumulator
 from ._connection import DEFAULT_MAX_ERROR_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE, ClientConnection
 from ._content_encoding import DEFAULT_MAX_DECOMPRESSED_SIZE
-from ._decoder import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
+from ._decoding import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
 from ._encoder import StreamEncoder, StreamFraming, encode_json
 from ._errors import LocalProtocolError, PuraiError, RemoteProtocolError
 from ._events import (

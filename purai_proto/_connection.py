@@ -48,7 +48,7 @@ from ._content_encoding import (
     BodyDecompressor,
     decompressor_for,
 )
-from ._decoder import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
+from ._decoding import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
 from ._error_reply import error_from_object, error_from_reply, parse_retry_after
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (

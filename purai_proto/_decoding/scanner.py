@@ -1,10 +1,11 @@
 """Exact, incremental search for where JSON values end: the decoder's slow path.
 
-The fast path of :mod:`purai_proto._decoder` guesses where values end and lets msgspec
-check the guess. When a guess fails (a ``}{`` inside a string, an error, a value too
-large to keep guessing at), this scanner finds the real boundaries. It is exact for
-valid JSON and keeps its state between calls, so every byte is looked at once however
-the stream is split: a multi-megabyte value fed one byte at a time costs linear time.
+The fast path of the concatenated framing (:mod:`.concatenated`) guesses where values
+end and lets msgspec check the guess. When a guess fails (a ``}{`` inside a string, an
+error, a value too large to keep guessing at), this scanner finds the real boundaries.
+It is exact for valid JSON and keeps its state between calls, so every byte is looked
+at once however the stream is split: a multi-megabyte value fed one byte at a time
+costs linear time.
 
 What it tracks is only what boundaries depend on: the nesting depth, whether the
 position is inside a string, and whether a string's last byte was a backslash. It
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from ._errors import RemoteProtocolError
+from .._errors import RemoteProtocolError
 
 __all__ = ["Layout", "ValueScanner"]
 
