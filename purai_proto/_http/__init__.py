@@ -1,5 +1,4 @@
-"""HTTP/1.1 on the wire: the request a connection writes and the parsers that read the
-response.
+"""HTTP/1.1 on the wire: the request a connection writes, the parsers that read replies.
 
 * :mod:`.request`: the request head and body, every value checked.
 * :mod:`.parser`: what a response parser hands back (heads, body pieces, the end),

@@ -1,10 +1,10 @@
 """The pure-Python response parser: h11 reads the response and writes the request.
 
-h11 gives one event per piece of the response: a head, a ``Data`` event per HTTP chunk,
-the end. :class:`H11ResponseParser` turns them into the parts of
-:mod:`purai_proto._http.parser`: it joins every ``Data`` event h11 has into one body
-piece, skips 1xx heads (at most :data:`~purai_proto._http.parser.MAX_INFORMATIONAL_RESPONSES`
-of them), and words h11's errors as :class:`~purai_proto._http.parser.ParseError`.
+h11 gives an event per piece of a response: the head, a ``Data`` event per HTTP
+chunk, the end. :class:`H11ResponseParser` turns them into a parser's parts (see
+:mod:`purai_proto._http.parser`): it joins the ``Data`` events h11 has into one body
+piece, skips 1xx heads (up to ``MAX_INFORMATIONAL_RESPONSES``), and words h11's
+errors as ``ParseError``, too large when h11 says 431.
 """
 
 from __future__ import annotations
