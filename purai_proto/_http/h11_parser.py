@@ -71,8 +71,8 @@ class H11ResponseParser:
             event = self._held or conn.next_event()
             self._held = None
             if type(event) is h11.Data:
-                # One Data event per HTTP chunk: take every one h11 has (see the module
-                # docstring), and hold what follows them for the next call.
+                # One Data event per HTTP chunk: take every one h11 has (parser.py says
+                # why), and hold what follows them for the next call.
                 pieces = [event.data]
                 try:
                     event = conn.next_event()
