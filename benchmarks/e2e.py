@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, HttpParserName
-from purai_proto._http_parsers import httptools_available
+from purai_proto._http import httptools_available
 
 from ._common import (
     RESULTS_DIR,

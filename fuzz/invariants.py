@@ -33,7 +33,7 @@ from purai_proto import (
     RemoteProtocolError,
     StreamEnded,
 )
-from purai_proto._http_parsers import httptools_available
+from purai_proto._http import httptools_available
 
 __all__ = [
     "H11_STRICTER",
@@ -101,7 +101,7 @@ PARSERS = ("h11", "httptools") if httptools_available() else ("h11",)
 #: llhttp's reasons for refusing replies that h11 accepts: the one class of input on
 #: which the parsers may disagree (httptools raises, h11 gives events). Each is a
 #: leniency of h11's on a malformed reply, never one of llhttp's (the httptools parser
-#: closes those: see purai_proto/_http_parsers.py), and none of them is something a
+#: closes those: see purai_proto/_http/llhttp_parser.py), and none of them is something a
 #: server may send (RFC 9112 and RFC 9110 sections in the comments).
 LLHTTP_STRICTER = (
     # A bare LF ending the status line, a field line or the head (sections 2.2 and 4:

@@ -20,7 +20,7 @@ from ._events import (
     ResponseStarted,
     StreamEnded,
 )
-from ._http_parsers import HttpParserName
+from ._http import DEFAULT_PATH, HttpParserName, check_headers, check_request
 from ._models import (
     CacheReport,
     CalledFunction,
@@ -41,7 +41,6 @@ from ._models import (
     ToolCall,
     Usage,
 )
-from ._request import DEFAULT_PATH, check_headers, check_request
 
 __version__ = "0.1.0"
 

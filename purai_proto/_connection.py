@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-An HTTP parser (:mod:`purai_proto._http_parsers`) cuts the response into a status
+An HTTP parser (:mod:`purai_proto._http`) cuts the response into a status
 line, headers, body pieces and an end, whichever way the body is delimited (chunked
 coding, ``Content-Length``, or the connection closing; RFC 9112, section 6.3): h11, or
 httptools (llhttp, in C) when it is installed, which frames a chunked stream about
@@ -61,9 +61,18 @@ from ._events import (
     ResponseStarted,
     StreamEnded,
 )
-from ._http_parsers import END, HttpParserName, ParseError, ResponseHead, new_parser
+from ._http import (
+    DEFAULT_PATH,
+    END,
+    HeadersArg,
+    HttpParserName,
+    ParseError,
+    ResponseHead,
+    check_host,
+    new_parser,
+    request_head_and_body,
+)
 from ._models import ChatCompletion, ChatCompletionChunk, ChatRequest, ErrorBody
-from ._request import DEFAULT_PATH, HeadersArg, check_host, request_head_and_body
 
 __all__ = ["DEFAULT_MAX_ERROR_BODY_SIZE", "DEFAULT_MAX_HEADER_SIZE", "ClientConnection"]
 

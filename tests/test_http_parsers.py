@@ -19,15 +19,16 @@ from hypothesis import strategies as st
 
 from fuzz.invariants import PARSERS, check_connection, compare_parsers, outcome
 from purai_proto import NEED_DATA, ChatRequest, ClientConnection, LocalProtocolError
-from purai_proto import _http_parsers as http_parsers
-from purai_proto._http_parsers import (
+from purai_proto._http import factory
+from purai_proto._http.factory import httptools_available, new_parser
+from purai_proto._http.llhttp_binding import Collector
+from purai_proto._http.parser import (
     END,
+    MAX_INFORMATIONAL_RESPONSES,
     ParseError,
     Part,
     ResponseHead,
     ResponseParser,
-    httptools_available,
-    new_parser,
 )
 from tests.test_connection import (
     FUZZ_SEEDS,
@@ -55,7 +56,7 @@ def test_httptools_when_asked() -> None:
 
 
 def test_without_httptools(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http_parsers, "_load_httptools", lambda: None)
+    monkeypatch.setattr(factory, "load_httptools", lambda: None)
     assert not httptools_available()
     assert ClientConnection("example.com").http_parser == "h11"
     with pytest.raises(
@@ -286,7 +287,7 @@ EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 def test_1xx_responses_are_capped(name: str, byte_at_a_time: bool) -> None:
     # At the limit the final response is read; one more and the reply is refused,
     # the same way however the bytes arrive.
-    limit = http_parsers.MAX_INFORMATIONAL_RESPONSES
+    limit = MAX_INFORMATIONAL_RESPONSES
     for count in (limit, limit + 1):
         parser = started(name)
         data = CONTINUE * count + EMPTY_OK
@@ -334,7 +335,7 @@ def test_an_interrupt_inside_llhttp_goes_through_unchanged(
     def interrupt(self: object, *args: object) -> None:
         raise raised
 
-    monkeypatch.setattr(http_parsers._Collector, callback, interrupt)
+    monkeypatch.setattr(Collector, callback, interrupt)
     conn = ClientConnection("example.com", http_parser="httptools")
     conn.send_request(msgspec.structs.replace(ChatRequest(), stream=True))
     conn.receive_data(reply)

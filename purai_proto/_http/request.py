@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
-from ._errors import LocalProtocolError
-from ._models import ChatRequest
+from .._errors import LocalProtocolError
+from .._models import ChatRequest
 
 __all__ = [
     "DEFAULT_PATH",

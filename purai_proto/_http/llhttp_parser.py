@@ -1,38 +1,10 @@
-"""Two ways to cut an HTTP/1.1 response into a head, body pieces and an end.
+"""The accelerated response parser: llhttp (through httptools), made to read as h11 does.
 
-Theory of operation
--------------------
-:class:`~purai_proto.ClientConnection` decides what a response *means* (an error reply,
-chunks or one completion; how its body is compressed; what EOF cut). Everything before
-that is here: a parser takes the bytes as read and hands back *parts*, one per
-:meth:`ResponseParser.next_part` call:
-
-* a :class:`ResponseHead` (status, reason, header fields; 1xx responses are skipped,
-  RFC 9110, section 15.2),
-* body pieces, as ``bytes``: every piece one read completes, joined (HTTP chunk
-  boundaries mean nothing, RFC 9112, section 7.1, and one large piece lets the JSON
-  decoder take many objects in one call),
-* :data:`END`, once the body is complete,
-* :data:`~purai_proto.NEED_DATA` when more bytes (or EOF) are needed.
-
-A problem with the bytes raises :class:`ParseError` after the parts before it; the
-connection words it as a :class:`~purai_proto.RemoteProtocolError`. EOF is passed with
-:meth:`ResponseParser.receive_eof` only once everything before it is parsed, so the
-error a cut response raises then is known to be caused by EOF.
-
-Why two parsers
----------------
-h11 is the default: pure Python, well kept, and strict where it matters. It also pays
-a regular expression, an event object and a state machine step for every HTTP chunk,
-and chat servers send one chunk per streamed object: measured, h11's framing took
-4.3 of the blocking client's 6.9 µs per chunk, where httptools (llhttp, in C) frames
-the same bytes in 0.17 µs; with it the client takes 2.7 µs per chunk (see
-``docs/benchmarks.md``). So :class:`HttptoolsResponseParser` is an optional
-accelerator, used when httptools can be imported (``pip install 'purai[speedups]'``).
-Requests are written by h11 either way: it validates the request head.
-
-Both parsers give the same parts for the same bytes, cut however. llhttp is looser
-than h11 in a few places; :class:`HttptoolsResponseParser` closes each gap itself:
+How it differs from llhttp
+--------------------------
+:class:`HttptoolsResponseParser` gives the same parts as
+:class:`~purai_proto._http.h11_parser.H11ResponseParser` for the same bytes, cut
+however. llhttp is looser than h11 in a few places; the parser closes each gap itself:
 
 * llhttp skips empty lines before a status line and accepts ``RTSP/`` and ``ICE/``
   status lines: every head must start with ``HTTP/`` here (RFC 9112, section 4).
@@ -87,257 +59,25 @@ is counted here:
 from __future__ import annotations
 
 import enum
-import functools
-import importlib
 import re
 from collections import deque
-from collections.abc import Callable
-from typing import Final, Literal, NamedTuple, Protocol, TypeAlias
+from typing import Final
 
 import h11
 
-from ._errors import LocalProtocolError
-from ._events import NEED_DATA, NeedData
+from .._events import NEED_DATA
+from .fields import check_fields
+from .llhttp_binding import Collector, Httptools, LLHTTPParser
+from .parser import (
+    END,
+    ParseError,
+    Part,
+    ResponseHead,
+    check_informational,
+    write_request,
+)
 
-__all__ = [
-    "END",
-    "MAX_INFORMATIONAL_RESPONSES",
-    "EndOfResponse",
-    "H11ResponseParser",
-    "HttpParserName",
-    "HttptoolsResponseParser",
-    "ParseError",
-    "Part",
-    "ResponseHead",
-    "ResponseParser",
-    "httptools_available",
-    "new_parser",
-]
-
-#: The most 1xx responses taken before a final one (RFC 9110, section 15.2, sets no
-#: limit; without one a server could hold a request with ``100 Continue`` forever).
-#: Each counts against ``max_header_size`` as any head does.
-MAX_INFORMATIONAL_RESPONSES = 32
-
-#: The ``http_parser`` argument of :class:`~purai_proto.ClientConnection`.
-HttpParserName: TypeAlias = Literal["auto", "h11", "httptools"]
-
-
-class ResponseHead(NamedTuple):
-    """The status line and header fields of a final (non-1xx) response.
-
-    Attributes:
-        status: The status code.
-        reason: The reason phrase (``b""`` when the server sent none).
-        headers: ``(name, value)`` pairs in the order received, names lowercased,
-            values without surrounding whitespace (as h11 gives them).
-    """
-
-    status: int
-    reason: bytes
-    headers: tuple[tuple[bytes, bytes], ...]
-
-
-class EndOfResponse(enum.Enum):
-    """The type of :data:`END` (an enum of one member, for type narrowing)."""
-
-    END = "END"
-
-    def __repr__(self) -> str:
-        return "END"
-
-
-#: Returned by ``next_part()`` once the response's body is complete.
-END: Final = EndOfResponse.END
-
-#: What ``next_part()`` returns.
-Part: TypeAlias = ResponseHead | bytes | bytearray | EndOfResponse | NeedData
-
-
-class ParseError(Exception):
-    """The response breaks HTTP/1.1, exceeds the head limit, or was cut by EOF.
-
-    Attributes:
-        detail: What was wrong, in the parser's words.
-        too_large: True when the head (or, as in h11, a chunk header or the trailer
-            section) exceeded ``max_header_size``.
-        offset: Where in the response the problem was found, in bytes from its start,
-            when the parser knows.
-    """
-
-    def __init__(self, detail: str, *, too_large: bool = False, offset: int | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.too_large = too_large
-        self.offset = offset
-
-
-class ResponseParser(Protocol):
-    """What :class:`~purai_proto.ClientConnection` needs from an HTTP parser."""
-
-    @property
-    def name(self) -> Literal["h11", "httptools"]:
-        """Which parser this is."""
-
-    @property
-    def keep_alive(self) -> bool:
-        """True when the exchange is complete and neither side asked to close."""
-
-    @property
-    def unsolicited_data(self) -> bool:
-        """True when bytes arrived that no request asked for (after a response)."""
-
-    def send_request(self, head: h11.Request, body: bytes) -> bytes:
-        """The bytes of a request with ``head`` and ``body``; a response is now due."""
-
-    def receive_data(self, data: bytes) -> None:
-        """Buffer bytes read from the connection (never empty)."""
-
-    def receive_eof(self) -> None:
-        """The server closed the connection; called once everything before is parsed."""
-
-    def next_part(self) -> Part:
-        """The next part of the response; raises :class:`ParseError`."""
-
-    def start_next_cycle(self) -> None:
-        """Forget the finished exchange (only called when :attr:`keep_alive`)."""
-
-
-def _write_request(conn: h11.Connection, head: h11.Request, body: bytes) -> bytes:
-    try:
-        return conn.send(head) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
-    except h11.LocalProtocolError as exc:  # pragma: no cover - the state was checked
-        raise LocalProtocolError(f"cannot send the request: {exc}") from None
-
-
-# --- h11 ------------------------------------------------------------------------------
-
-
-class H11ResponseParser:
-    """The pure-Python parser: h11 reads the response and writes the request.
-
-    Args:
-        max_header_size: The longest head accepted (h11's maximum incomplete event).
-    """
-
-    name: Final = "h11"
-
-    def __init__(self, max_header_size: int) -> None:
-        self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
-        self._held: h11.EndOfMessage | None = None  # read after body pieces: returned next
-        self._error: ParseError | None = None  # raised after the body pieces before it
-        self._informational = 0  # 1xx responses to the current request
-
-    @property
-    def keep_alive(self) -> bool:
-        conn = self._conn
-        return conn.our_state is h11.DONE and conn.their_state is h11.DONE
-
-    @property
-    def unsolicited_data(self) -> bool:
-        return bool(self._conn.trailing_data[0])
-
-    def send_request(self, head: h11.Request, body: bytes) -> bytes:
-        self._informational = 0
-        return _write_request(self._conn, head, body)
-
-    def receive_data(self, data: bytes) -> None:
-        self._conn.receive_data(data)
-
-    def receive_eof(self) -> None:
-        self._conn.receive_data(b"")
-
-    def start_next_cycle(self) -> None:
-        self._conn.start_next_cycle()
-
-    def next_part(self) -> Part:
-        if self._error is not None:
-            raise self._error
-        conn = self._conn
-        try:
-            event = self._held or conn.next_event()
-            self._held = None
-            if type(event) is h11.Data:
-                # One Data event per HTTP chunk: take every one h11 has (see the module
-                # docstring), and hold what follows them for the next call.
-                pieces = [event.data]
-                try:
-                    event = conn.next_event()
-                    while type(event) is h11.Data:
-                        pieces.append(event.data)
-                        event = conn.next_event()
-                except h11.RemoteProtocolError as exc:
-                    self._error = _h11_error(exc)  # the body before it is good
-                else:
-                    if type(event) is h11.EndOfMessage:
-                        self._held = event
-                return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            while type(event) is h11.InformationalResponse:
-                self._informational += 1
-                _check_informational(self._informational)
-                event = conn.next_event()  # 1xx: the final one follows (RFC 9110, 15.2)
-        except h11.RemoteProtocolError as exc:
-            raise _h11_error(exc) from None
-        if event is h11.NEED_DATA:
-            return NEED_DATA
-        if type(event) is h11.Response:
-            return ResponseHead(event.status_code, bytes(event.reason), tuple(event.headers))
-        if type(event) is h11.EndOfMessage:
-            return END
-        # ConnectionClosed, PAUSED, Data after a 1xx: not while a reply is due.
-        raise ParseError(f"unexpected {event!r} while reading the reply")  # pragma: no cover
-
-
-def _check_informational(count: int) -> None:
-    if count > MAX_INFORMATIONAL_RESPONSES:
-        raise ParseError(
-            f"more than {MAX_INFORMATIONAL_RESPONSES} 1xx responses before the final one"
-        )
-
-
-def _h11_error(exc: h11.RemoteProtocolError) -> ParseError:
-    # h11 raises 431 ("Receive buffer too long") for a head, a chunk header or a
-    # trailer section longer than its maximum incomplete event.
-    return ParseError(str(exc), too_large=exc.error_status_hint == 431)
-
-
-# --- httptools (llhttp) ---------------------------------------------------------------
-
-
-class _LLHTTPParser(Protocol):
-    """The part of ``httptools.HttpResponseParser`` used here (it ships no stubs
-    before 0.7, and is imported at run time only)."""
-
-    def feed_data(self, data: bytes | memoryview) -> None: ...
-
-    def get_status_code(self) -> int: ...
-
-    def get_http_version(self) -> str: ...
-
-
-class _Httptools(NamedTuple):
-    parser: Callable[[object], _LLHTTPParser]
-    errors: tuple[type[Exception], ...]
-    callback_error: type[Exception]
-
-
-@functools.cache
-def _load_httptools() -> _Httptools | None:
-    try:
-        module = importlib.import_module("httptools")
-    except ImportError:
-        return None
-    # HttpParserUpgrade is not an HttpParserError: llhttp raises it for a 101 reply.
-    return _Httptools(
-        module.HttpResponseParser,
-        (module.HttpParserError, module.HttpParserUpgrade),
-        module.HttpParserCallbackError,
-    )
-
-
-def httptools_available() -> bool:
-    """True when httptools can be imported (``http_parser="auto"`` then uses it)."""
-    return _load_httptools() is not None
+__all__ = ["HttptoolsResponseParser"]
 
 
 class _Phase(enum.Enum):
@@ -358,61 +98,6 @@ _CRLF = b"\r\n"
 _CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
-class _Collector:
-    """What llhttp reports through its callbacks, kept for the parser to read.
-
-    One per llhttp parser. It holds no reference to :class:`HttptoolsResponseParser`,
-    so the two make no reference cycle, and the ``on_*`` callbacks never raise.
-
-    Args:
-        body_only: True for a parser that reads a chunked body, after a head of its
-            own: its status line and fields are not the response's.
-    """
-
-    __slots__ = (
-        "after_end",
-        "body",
-        "body_only",
-        "ended",
-        "fields",
-        "head_complete",
-        "on_body",
-        "pieces_at_end",
-        "reason",
-    )
-
-    def __init__(self, *, body_only: bool) -> None:
-        self.body_only = body_only
-        self.body: list[bytes] = []
-        self.on_body = self.body.append  # called per piece of body: no Python frame
-        self.reason = b""  # in pieces when the status line came in pieces
-        self.fields: list[tuple[bytes, bytes]] = []  # the head's, or the trailers
-        self.head_complete = False
-        self.ended = False  # the chunked body is complete
-        self.pieces_at_end = 0  # ... after this many pieces of body
-        self.after_end = False  # llhttp began another response after it
-
-    def on_message_begin(self) -> None:
-        if self.ended:
-            self.after_end = True
-
-    def on_status(self, status: bytes) -> None:
-        if not self.body_only:
-            self.reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.ended:  # a head's field, or a trailer field (RFC 9112, 7.1.2)
-            self.fields.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        self.head_complete = True
-
-    def on_message_complete(self) -> None:
-        if self.body_only and not self.ended:
-            self.ended = True
-            self.pieces_at_end = len(self.body)
-
-
 class HttptoolsResponseParser:
     """The accelerated parser: llhttp (through httptools) reads heads and chunked bodies.
 
@@ -425,7 +110,7 @@ class HttptoolsResponseParser:
 
     name: Final = "httptools"
 
-    def __init__(self, max_header_size: int, httptools: _Httptools) -> None:
+    def __init__(self, max_header_size: int, httptools: Httptools) -> None:
         self._max_header_size = max_header_size
         self._new_llhttp = httptools.parser
         self._llhttp_errors = httptools.errors
@@ -451,7 +136,7 @@ class HttptoolsResponseParser:
         self._head_offset = offset
         self._searched = 0  # where to look for its blank line from
         self._fed = 0  # how much of it llhttp has seen
-        self._found = _Collector(body_only=False)
+        self._found = Collector(body_only=False)
         self._llhttp = self._new_llhttp(self._found)
 
     # -- the interface --------------------------------------------------------------
@@ -468,7 +153,7 @@ class HttptoolsResponseParser:
         # A fresh h11 connection per request: h11 checks and frames the request and
         # says whether it asked to close (RFC 9112, section 9.6).
         writer = h11.Connection(h11.CLIENT)
-        data = _write_request(writer, head, body)
+        data = write_request(writer, head, body)
         self._request_keep_alive = writer.our_state is h11.DONE
         self._response_keep_alive = True
         self._informational = 0
@@ -555,14 +240,14 @@ class HttptoolsResponseParser:
             # A 1xx response: the final one follows (RFC 9110, section 15.2), read by a
             # parser of its own (llhttp would apply the 1xx's Connection field to it).
             self._informational += 1
-            _check_informational(self._informational)
+            check_informational(self._informational)
             self._start_head(self._head_offset + size)
             if not rest:
                 return
             head = self._head
             head += rest
 
-    def _feed(self, llhttp: _LLHTTPParser, data: bytes) -> None:
+    def _feed(self, llhttp: LLHTTPParser, data: bytes) -> None:
         """``llhttp.feed_data(data)``, raising llhttp's errors, and what a callback
         raised as itself.
 
@@ -593,7 +278,7 @@ class HttptoolsResponseParser:
 
     def _error_offset(self) -> int | None:
         """Where llhttp found the head broken: fed again to a fresh parser, by bytes."""
-        probe = self._new_llhttp(_Collector(body_only=False))
+        probe = self._new_llhttp(Collector(body_only=False))
         head = bytes(self._head[: self._fed])
         for i in range(len(head)):
             try:
@@ -615,7 +300,7 @@ class HttptoolsResponseParser:
         reason = found.reason
         if _BAD_REASON.search(reason):
             raise ParseError(f"illegal character in the reason phrase {reason!r}")
-        fields, chunked, length, close = _check_fields(found.fields)
+        fields, chunked, length, close = check_fields(found.fields)
         if status < 200:
             return None
         # HTTP/1.0 closes after the response; so does "Connection: close" (RFC 9112,
@@ -637,7 +322,7 @@ class HttptoolsResponseParser:
             # A parser of its own, told no more than "chunked": the framing is decided
             # here, as h11 decides it. llhttp reads some fields its own way ("chunked"
             # and a tab is not chunked to it, so it would read the body to the close).
-            self._found = found = _Collector(body_only=True)
+            self._found = found = Collector(body_only=True)
             self._llhttp = self._new_llhttp(found)
             self._feed(self._llhttp, _CHUNKED_HEAD)
             found.fields.clear()  # the trailers come next
@@ -716,7 +401,7 @@ class HttptoolsResponseParser:
         if found.ended:
             # Trailer fields are dropped (the connection has no use for them), once
             # checked as h11 checks them.
-            _check_fields(found.fields)
+            check_fields(found.fields)
             self._end()
 
     def _feed_chunked(self, data: bytes) -> ParseError | None:
@@ -743,77 +428,4 @@ class HttptoolsResponseParser:
         raise self._error
 
 
-def _check_fields(
-    raw: list[tuple[bytes, bytes]],
-) -> tuple[list[tuple[bytes, bytes]], bool, int | None, bool]:
-    """A head's or a trailer section's fields as h11 gives them, checked as h11 does.
-
-    Returns:
-        The fields (names lowercased, values stripped), whether Transfer-Encoding
-        says chunked, the Content-Length, and whether Connection says close.
-
-    Raises:
-        ParseError: A field h11 refuses and llhttp does not.
-    """
-    chunked = close = False
-    length: int | None = None
-    fields = []
-    for raw_name, raw_value in raw:
-        name = raw_name.lower()
-        # llhttp strips the whitespace before a value, not after (RFC 9110, 5.5).
-        value = raw_value.rstrip(b" \t")
-        if name == b"transfer-encoding":
-            # Only "chunked", once (h11's rule; RFC 9112, section 6.1 allows more).
-            if chunked:
-                raise ParseError("multiple Transfer-Encoding headers")
-            value = value.lower()
-            if value != b"chunked":
-                raise ParseError("Only Transfer-Encoding: chunked is supported")
-            chunked = True
-        elif name == b"content-length":
-            # llhttp refuses anything but digits, a second one, one with chunked, and
-            # a value over 2**64 - 1; h11 also refuses more than 20 digits.
-            if not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
-                raise ParseError(f"bad Content-Length {value!r}")
-            length = int(value)
-        elif name == b"connection" and b"close" in _tokens(value):
-            close = True
-        fields.append((name, value))
-    return fields, chunked, length, close
-
-
-_MAX_LENGTH_DIGITS = 20  # as h11's CONTENT_LENGTH_MAX_DIGITS
-
-
-def _tokens(value: bytes) -> list[bytes]:
-    """A comma-separated list field's members, lowercased (RFC 9110, section 5.6.1)."""
-    return [token.strip(b" \t") for token in value.lower().split(b",")]
-
-
 _NO_UPGRADE = "a 101 (Switching Protocols) response, but no request asked for an upgrade"
-
-
-def new_parser(name: str, max_header_size: int) -> ResponseParser:
-    """The parser ``name`` chooses.
-
-    Args:
-        name: ``"h11"``; ``"httptools"``; or ``"auto"``, httptools when it can be
-            imported, else h11.
-        max_header_size: The longest response head accepted.
-
-    Raises:
-        LocalProtocolError: An unknown name, or ``"httptools"`` when it is not
-            installed.
-    """
-    if name == "h11":
-        return H11ResponseParser(max_header_size)
-    if name != "auto" and name != "httptools":
-        raise LocalProtocolError(f"http_parser must be 'auto', 'h11' or 'httptools', not {name!r}")
-    httptools = _load_httptools()
-    if httptools is not None:
-        return HttptoolsResponseParser(max_header_size, httptools)
-    if name == "httptools":
-        raise LocalProtocolError(
-            "http_parser='httptools' needs httptools: pip install 'purai[speedups]'"
-        )
-    return H11ResponseParser(max_header_size)
