@@ -45,8 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from purai_proto import ChatCompletionChunk, ChunkDecoder, HttpParserName
-from purai_proto._http import httptools_available
+from purai_proto import ChatCompletionChunk, ChunkDecoder, HttpParserName, httptools_available
 
 from ._common import (
     RESULTS_DIR,

@@ -32,8 +32,8 @@ from purai_proto import (
     Message,
     RemoteProtocolError,
     StreamEnded,
+    httptools_available,
 )
-from purai_proto._http import httptools_available
 
 __all__ = [
     "H11_STRICTER",

@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 
 from purai_proto import ChatCompletion, ChatRequest, Message, StreamEncoder, StreamFraming
-from purai_transports.server._replies import stream_chunks
+from purai_transports.server import stream_chunks
 
 HERE = Path(__file__).parent
 FRAMING_BYTE = {"auto": 0, "concatenated": 1, "sse": 2, "ndjson": 3, "json-array": 4}

@@ -20,7 +20,13 @@ from ._events import (
     ResponseStarted,
     StreamEnded,
 )
-from ._http import DEFAULT_PATH, HttpParserName, check_headers, check_request
+from ._http import (
+    DEFAULT_PATH,
+    HttpParserName,
+    check_headers,
+    check_request,
+    httptools_available,
+)
 from ._models import (
     CacheReport,
     CalledFunction,
@@ -91,4 +97,5 @@ __all__ = [
     "check_headers",
     "check_request",
     "encode_json",
+    "httptools_available",
 ]

@@ -46,3 +46,26 @@ def test_the_core_does_no_io(path: Path) -> None:
         if module.split(".")[0] in _IO_MODULES and (path.name, module) not in _ALLOWED
     ]
     assert not found
+
+
+# Outside its own package, only a package's public names are used: the private modules
+# can then be moved and split freely. (The tests may reach inside, to test the parts.)
+_PACKAGES = ("purai_proto", "purai_transports")
+
+
+def _private_imports(path: Path) -> list[str]:
+    own = path.relative_to(ROOT).parts[0]
+    return [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for line, module in _imports(path)
+        if module.split(".")[0] in _PACKAGES
+        and module.split(".")[0] != own
+        and any(part.startswith("_") for part in module.split(".")[1:])
+    ]
+
+
+@pytest.mark.parametrize(
+    "folder", ["purai_proto", "purai_transports", "benchmarks", "fuzz", "examples"]
+)
+def test_no_private_module_is_imported_across_packages(folder: str) -> None:
+    assert [found for path in _sources(folder) for found in _private_imports(path)] == []
