@@ -53,6 +53,7 @@ from purai_proto import (
     StreamAccumulator,
     StreamEnded,
 )
+from purai_transports.bench.corpus import DEFAULT_SEED, realistic
 
 from ._common import (
     RESULTS_DIR,
@@ -64,7 +65,6 @@ from ._common import (
     save_results,
     timed,
 )
-from .corpus import DEFAULT_SEED, realistic
 from .decoder import chunk_decoder_fn
 from .e2e import PURAI_PATH, blocking_fn, default_parser, floor_fn
 from .replay import PURAI_HEAD, ReplayServer, chunked, purai_reply

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from purai_transports.bench.corpus import DEFAULT_SEED, realistic
+
 from ._common import (
     RESULTS_DIR,
     CountMismatch,
@@ -45,7 +47,6 @@ from ._common import (
     raise_nofile_limit,
     save_results,
 )
-from .corpus import DEFAULT_SEED, realistic
 
 __all__ = ["main", "run"]
 

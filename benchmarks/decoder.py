@@ -45,8 +45,7 @@ from typing import Any
 import msgspec
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, Framing
-
-from .corpus import CORPORA, DEFAULT_OBJECTS, DEFAULT_SEED
+from purai_transports.bench.corpus import CORPORA, DEFAULT_OBJECTS, DEFAULT_SEED
 
 __all__ = ["main", "run"]
 

@@ -47,6 +47,7 @@ from typing import Any
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, HttpParserName
 from purai_proto._http_parsers import httptools_available
+from purai_transports.bench.corpus import DEFAULT_SEED, realistic
 
 from ._common import (
     RESULTS_DIR,
@@ -58,7 +59,6 @@ from ._common import (
     save_results,
     timed,
 )
-from .corpus import DEFAULT_SEED, realistic
 from .replay import ReplayServer, count_chunks_request, purai_reply
 
 __all__ = ["main", "run"]

@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from purai_transports.bench.corpus import DEFAULT_SEED, realistic
+
 from ._common import (
     RESULTS_DIR,
     ROOT,
@@ -50,7 +52,6 @@ from ._common import (
     machine_line,
     save_results,
 )
-from .corpus import DEFAULT_SEED, realistic
 from .replay import ReplayServer, chunked
 
 __all__ = ["main", "run"]
