@@ -2,37 +2,42 @@
 
 Kept apart from the suites so that each of them reports the same facts about the
 machine and the code in the same shape: a number without the revision and the machine
-that produced it cannot be compared with anything.
+that produced it cannot be compared with anything. It imports no suite; what
+``purai bench`` shares with the suites (corpus, peers, measuring, tables) comes from
+:mod:`purai_transports.bench`.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
-import importlib.metadata
 import json
-import os
-import platform
 import statistics
-import sys
+import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .decoder import cpu_model, save, source_revision
+from purai_transports.bench.measure import CountMismatch
+from purai_transports.bench.report import format_table, machine, versions
 
 __all__ = [
     "RESULTS_DIR",
     "ROOT",
     "CountMismatch",
+    "Size",
     "format_table",
     "load_results",
     "machine_info",
     "machine_line",
     "median",
+    "parse_suite_args",
     "raise_nofile_limit",
     "results_path",
     "save_results",
+    "source_revision",
     "timed",
 ]
 
@@ -63,23 +68,25 @@ def machine_info() -> dict[str, Any]:
     Versions come from the installed metadata, so reporting openai's version does not
     import openai (and its pydantic models) into a suite that does not use it.
     """
-    info: dict[str, Any] = {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "purai_revision": source_revision(),
-    }
-    if hasattr(os, "sched_getaffinity"):
-        info["cpus_usable"] = len(os.sched_getaffinity(0))
-    for name in _VERSIONED:
-        try:
-            info[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            info[name] = None
-    return info
+    return {**machine(), "purai_revision": source_revision(), **versions(_VERSIONED)}
+
+
+def source_revision() -> str:
+    """The checkout's commit, marked dirty when the code differs from it.
+
+    The decoder changes often; figures are only comparable with the code that made them.
+    """
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return done.stdout.strip()
 
 
 def machine_line(info: dict[str, Any]) -> str:
@@ -115,7 +122,11 @@ def save_results(
         "rows": list(rows),
         **extra,
     }
-    save(path, payload)
+    # Through a temporary file, so that a crash leaves no half file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
     print(f"results saved to {path}")
 
 
@@ -126,24 +137,6 @@ def load_results(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data
-
-
-def format_table(header: Sequence[str], lines: Sequence[Sequence[str]], left: int = 1) -> str:
-    """A Markdown table, so the output can go into docs/benchmarks.md unchanged.
-
-    The first ``left`` columns (names) are aligned left, the rest (numbers) right.
-    """
-    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
-
-    def fmt(cells: Sequence[str]) -> str:
-        padded = [
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "| " + " | ".join("-" * w for w in widths) + " |"
-    return "\n".join([fmt(header), rule, *(fmt(line) for line in lines)])
 
 
 def timed(fn: Callable[[], int]) -> tuple[float, float, int]:
@@ -183,8 +176,44 @@ def raise_nofile_limit() -> tuple[int, int]:
     return soft, hard
 
 
-class CountMismatch(Exception):
-    """A client delivered a different number of chunks than were sent: stop the suite.
+@dataclass(frozen=True)
+class Size:
+    """A suite's size option: its default, its default with ``--quick``, its least value."""
 
-    A fast wrong answer must fail loudly instead of scoring well.
+    full: int
+    quick: int
+    help: str
+    minimum: int = 1
+
+
+def parse_suite_args(
+    suite: str,
+    description: str,
+    argv: list[str] | None,
+    sizes: Mapping[str, Size],
+    hidden: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """A suite's options: its sizes, ``--quick`` and ``--json`` (what ``run.py`` passes
+    every suite), and ``hidden`` ones for its own use.
+
+    A size left out takes its ``--quick`` default in a quick run, else its full one.
     """
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{suite}", description=description)
+    for name, size in sizes.items():
+        option = "--" + name.replace("_", "-")
+        defaults = (
+            f"{size.full:,}" if size.full == size.quick else f"{size.full:,}; quick {size.quick:,}"
+        )
+        parser.add_argument(option, type=int, help=f"{size.help} ({defaults})")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: the quick sizes")
+    default_json = RESULTS_DIR / f"{suite}.json"
+    parser.add_argument("--json", type=Path, default=default_json, help="where to save results")
+    if hidden is not None:
+        hidden(parser)
+    args = parser.parse_args(argv)
+    for name, size in sizes.items():
+        if getattr(args, name) is None:
+            setattr(args, name, size.quick if args.quick else size.full)
+        if getattr(args, name) < size.minimum:
+            parser.error(f"--{name.replace('_', '-')} must be at least {size.minimum}")
+    return args

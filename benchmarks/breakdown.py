@@ -37,8 +37,7 @@ import argparse
 import sys
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 import h11
 import msgspec
@@ -53,23 +52,17 @@ from purai_proto import (
     StreamAccumulator,
     StreamEnded,
 )
+from purai_transports.bench.bodies import cut
+from purai_transports.bench.corpus import DEFAULT_SEED, realistic
+from purai_transports.bench.measure import Case, CountMismatch
+from purai_transports.bench.peers import chunk_decoder_fn
+from purai_transports.bench.report import format_table
 
-from ._common import (
-    RESULTS_DIR,
-    CountMismatch,
-    format_table,
-    machine_info,
-    machine_line,
-    median,
-    save_results,
-    timed,
-)
-from .corpus import DEFAULT_SEED, realistic
-from .decoder import chunk_decoder_fn
+from ._common import Size, machine_info, machine_line, median, parse_suite_args, save_results, timed
 from .e2e import PURAI_PATH, blocking_fn, default_parser, floor_fn
 from .replay import PURAI_HEAD, ReplayServer, chunked, purai_reply
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
 DEFAULT_OBJECTS = 20_000
 DEFAULT_REPEAT = 7
@@ -81,15 +74,6 @@ _GZIP_HEAD = PURAI_HEAD.replace(b"\r\n\r\n", b"\r\nContent-Encoding: gzip\r\n\r\
 
 
 @dataclass
-class Layer:
-    """One measured layer: a function running it over the whole stream."""
-
-    name: str
-    fn: Callable[[], int]
-    times: list[float] = field(default_factory=list)
-
-
-@dataclass
 class Row:
     """One line of the table, as saved to JSON."""
 
@@ -98,11 +82,6 @@ class Row:
     share_of_client: float
     measured: bool  # False: derived from other rows
     times_s: list[float]
-
-
-def cut(data: bytes, size: int = READ) -> list[bytes]:
-    """``data`` as ``recv(size)`` would return it from a fast sender."""
-    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def gzip_per_object(objects: Sequence[bytes]) -> list[bytes]:
@@ -299,7 +278,7 @@ HTTPTOOLS = "HTTP framing: httptools (llhttp, C) alone, 64 KiB reads"
 FIND = "sketch: chunked framing by bytes.find in Python, 64 KiB reads"
 
 
-def build(objects: list[bytes], url: str, notes: list[str]) -> tuple[list[Layer], dict[str, int]]:
+def build(objects: list[bytes], url: str, notes: list[str]) -> tuple[list[Case], dict[str, int]]:
     """Every layer, and the count each must return."""
     n = len(objects)
     body = b"".join(objects)
@@ -310,35 +289,36 @@ def build(objects: list[bytes], url: str, notes: list[str]) -> tuple[list[Layer]
     chunks = msgspec.json.Decoder(list[ChatCompletionChunk]).decode(
         b"[" + b",".join(objects) + b"]"
     )
+    reads = cut(reply, READ)
     layers = [
-        Layer(H11, h11_fn(cut(reply))),
-        Layer(FIND, find_fn(cut(reply))),
-        Layer(INFLATE, inflate_fn(cut(gzip_body))),
+        Case(H11, h11_fn(reads)),
+        Case(FIND, find_fn(reads)),
+        Case(INFLATE, inflate_fn(cut(gzip_body, READ))),
         # The client's framing for this body, fed 64 KiB pieces of it.
-        Layer(DECODING, chunk_decoder_fn(cut(body), framing="auto")),
-        Layer(CONNECTION, connection_fn(cut(reply))),
-        Layer(CONNECTION_H11, connection_fn(cut(reply), "h11")),
-        Layer(GZIP_CONNECTION, connection_fn(cut(gzip_reply))),
-        Layer(ACCUMULATE, accumulate_fn(chunks)),
-        Layer(FLOOR, e2e_fn(floor_fn(url, objects))),
-        Layer(CLIENT, e2e_fn(blocking_fn(url, PURAI_PATH, n))),
-        Layer(CLIENT_H11, e2e_fn(blocking_fn(url, PURAI_PATH, n, "h11"))),
+        Case(DECODING, chunk_decoder_fn(cut(body, READ), framing="auto")),
+        Case(CONNECTION, connection_fn(reads)),
+        Case(CONNECTION_H11, connection_fn(reads, "h11")),
+        Case(GZIP_CONNECTION, connection_fn(cut(gzip_reply, READ))),
+        Case(ACCUMULATE, accumulate_fn(chunks)),
+        Case(FLOOR, e2e_fn(floor_fn(url, objects))),
+        Case(CLIENT, e2e_fn(blocking_fn(url, PURAI_PATH, n))),
+        Case(CLIENT_H11, e2e_fn(blocking_fn(url, PURAI_PATH, n, "h11"))),
     ]
     notes.append(f"the client reads with the {default_parser()} parser unless a row says")
-    httptools = httptools_fn(cut(reply))
+    httptools = httptools_fn(reads)
     if httptools is None:
         notes.append(
             "httptools is not installed: its row is skipped (pip install 'purai[speedups]')"
         )
     else:
-        layers.insert(1, Layer(HTTPTOOLS, httptools))
+        layers.insert(1, Case(HTTPTOOLS, httptools))
     expected = {layer.name: n for layer in layers}
     for name in (INFLATE, H11, HTTPTOOLS, FIND):
         expected[name] = len(body)
     return layers, expected
 
 
-def measure(layers: list[Layer], expected: dict[str, int], repeat: int) -> None:
+def measure(layers: list[Case], expected: dict[str, int], repeat: int) -> None:
     """A warm-up round, then ``repeat`` rounds round-robin; every count checked."""
     for round_ in range(repeat + 1):
         for layer in layers:
@@ -352,7 +332,7 @@ def measure(layers: list[Layer], expected: dict[str, int], repeat: int) -> None:
                 layer.times.append(wall)
 
 
-def to_rows(layers: list[Layer], n: int) -> list[Row]:
+def to_rows(layers: list[Case], n: int) -> list[Row]:
     """Microseconds per chunk per layer, and the derived layers."""
     us = {layer.name: median(layer.times) / n * 1e6 for layer in layers}
     client = us[CLIENT]
@@ -392,24 +372,15 @@ def table(rows: list[Row]) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Options, with ``--quick`` filling in whatever was not given explicitly."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.breakdown",
-        description="Microseconds per chunk in each layer of the blocking client.",
+    return parse_suite_args(
+        "breakdown",
+        "Microseconds per chunk in each layer of the blocking client.",
+        argv,
+        {
+            "objects": Size(DEFAULT_OBJECTS, QUICK_OBJECTS, "chunks per stream"),
+            "repeat": Size(DEFAULT_REPEAT, QUICK_REPEAT, "timed runs per layer"),
+        },
     )
-    parser.add_argument("--objects", type=int, help=f"chunks per stream ({DEFAULT_OBJECTS})")
-    parser.add_argument("--repeat", type=int, help=f"timed runs per layer ({DEFAULT_REPEAT})")
-    parser.add_argument("--quick", action="store_true", help="fewer chunks and repeats")
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS_DIR / "breakdown.json", help="where to save results"
-    )
-    args = parser.parse_args(argv)
-    if args.objects is None:
-        args.objects = QUICK_OBJECTS if args.quick else DEFAULT_OBJECTS
-    if args.repeat is None:
-        args.repeat = QUICK_REPEAT if args.quick else DEFAULT_REPEAT
-    if args.objects < 1 or args.repeat < 1:
-        parser.error("--objects and --repeat must be positive")
-    return args
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -451,10 +422,5 @@ def run(argv: list[str] | None = None) -> int:
     return 0
 
 
-def main() -> None:
-    """Entry point for ``python -m benchmarks.breakdown``."""
-    raise SystemExit(run())
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run())

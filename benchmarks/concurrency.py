@@ -32,22 +32,23 @@ import gc
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
+from purai_transports.bench.corpus import DEFAULT_SEED, realistic
+
 from ._common import (
-    RESULTS_DIR,
     CountMismatch,
+    Size,
     format_table,
     machine_info,
     machine_line,
     median,
+    parse_suite_args,
     raise_nofile_limit,
     save_results,
 )
-from .corpus import DEFAULT_SEED, realistic
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
 DEFAULT_STREAMS = 1_000
 DEFAULT_CHUNKS = 20
@@ -202,23 +203,17 @@ def table(rows: list[Row]) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Options, with ``--quick`` filling in whatever was not given explicitly."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.concurrency",
-        description="Many concurrent streams on one event loop, asyncio and trio.",
+    return parse_suite_args(
+        "concurrency",
+        "Many concurrent streams on one event loop, asyncio and trio.",
+        argv,
+        {
+            "streams": Size(DEFAULT_STREAMS, DEFAULT_STREAMS, "streams at once"),
+            "chunks": Size(DEFAULT_CHUNKS, DEFAULT_CHUNKS, "chunks per stream"),
+            # The first round connects; the others are the warm ones reported.
+            "rounds": Size(DEFAULT_ROUNDS, QUICK_ROUNDS, "rounds per client", minimum=2),
+        },
     )
-    parser.add_argument("--streams", type=int, default=DEFAULT_STREAMS, help="at once")
-    parser.add_argument("--chunks", type=int, default=DEFAULT_CHUNKS, help="per stream")
-    parser.add_argument("--rounds", type=int, help=f"rounds per client ({DEFAULT_ROUNDS})")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROUNDS} rounds")
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS_DIR / "concurrency.json", help="where to save"
-    )
-    args = parser.parse_args(argv)
-    if args.rounds is None:
-        args.rounds = QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
-    if min(args.streams, args.chunks) < 1 or args.rounds < 2:
-        parser.error("--streams and --chunks must be positive, --rounds at least 2")
-    return args
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -262,10 +257,5 @@ def run(argv: list[str] | None = None) -> int:
     return 0
 
 
-def main() -> None:
-    """Entry point for ``python -m benchmarks.concurrency``."""
-    raise SystemExit(run())
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run())

@@ -42,25 +42,25 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, HttpParserName, httptools_available
+from purai_transports.bench.corpus import DEFAULT_SEED, realistic
 
 from ._common import (
-    RESULTS_DIR,
     CountMismatch,
+    Size,
     format_table,
     machine_info,
     machine_line,
     median,
+    parse_suite_args,
     save_results,
     timed,
 )
-from .corpus import DEFAULT_SEED, realistic
 from .replay import ReplayServer, count_chunks_request, purai_reply
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
 DEFAULT_OBJECTS = 20_000
 DEFAULT_OPENAI_OBJECTS = 5_000
@@ -391,30 +391,18 @@ def _met(ok: bool) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Options, with ``--quick`` filling in whatever was not given explicitly."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.e2e",
-        description="purai's clients against openai-python and the floor, over loopback.",
+    return parse_suite_args(
+        "e2e",
+        "purai's clients against openai-python and the floor, over loopback.",
+        argv,
+        {
+            "objects": Size(DEFAULT_OBJECTS, QUICK_OBJECTS, "chunks per stream"),
+            "openai_objects": Size(
+                DEFAULT_OPENAI_OBJECTS, QUICK_OPENAI_OBJECTS, "chunks per openai stream"
+            ),
+            "repeat": Size(DEFAULT_REPEAT, QUICK_REPEAT, "timed runs per row"),
+        },
     )
-    parser.add_argument("--objects", type=int, help=f"chunks per stream ({DEFAULT_OBJECTS})")
-    parser.add_argument(
-        "--openai-objects", type=int, help=f"chunks per openai stream ({DEFAULT_OPENAI_OBJECTS})"
-    )
-    parser.add_argument("--repeat", type=int, help=f"timed runs per row ({DEFAULT_REPEAT})")
-    parser.add_argument("--quick", action="store_true", help="fewer chunks and repeats")
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS_DIR / "e2e.json", help="where to save results"
-    )
-    args = parser.parse_args(argv)
-    if args.objects is None:
-        args.objects = QUICK_OBJECTS if args.quick else DEFAULT_OBJECTS
-    if args.openai_objects is None:
-        args.openai_objects = QUICK_OPENAI_OBJECTS if args.quick else DEFAULT_OPENAI_OBJECTS
-    if args.repeat is None:
-        args.repeat = QUICK_REPEAT if args.quick else DEFAULT_REPEAT
-    args.openai_objects = min(args.openai_objects, args.objects)
-    if min(args.objects, args.openai_objects, args.repeat) < 1:
-        parser.error("--objects, --openai-objects and --repeat must be positive")
-    return args
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -454,10 +442,5 @@ def run(argv: list[str] | None = None) -> int:
     return 0
 
 
-def main() -> None:
-    """Entry point for ``python -m benchmarks.e2e``."""
-    raise SystemExit(run())
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run())

@@ -39,21 +39,22 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
+from purai_transports.bench.corpus import DEFAULT_SEED, realistic
+
 from ._common import (
-    RESULTS_DIR,
     ROOT,
+    Size,
     format_table,
     machine_info,
     machine_line,
+    parse_suite_args,
     save_results,
 )
-from .corpus import DEFAULT_SEED, realistic
 from .replay import ReplayServer, chunked
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
 DEFAULT_BYTES = 1_000_000_000
 QUICK_BYTES = 100_000_000
@@ -313,28 +314,23 @@ def table(rows: list[Row]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Options; ``--child`` is the measured subprocess, not for people."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.memory",
-        description="Peak RSS of the blocking client and of ChunkDecoder over a long stream.",
+    """Options; the hidden ones (``--child`` ...) are for the measured subprocess."""
+    return parse_suite_args(
+        "memory",
+        "Peak RSS of the blocking client and of ChunkDecoder over a long stream.",
+        argv,
+        {"bytes": Size(DEFAULT_BYTES, QUICK_BYTES, "stream length in bytes")},
+        hidden=_child_options,
     )
-    parser.add_argument("--bytes", type=int, help=f"stream length ({DEFAULT_BYTES:,} bytes)")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_BYTES:,} bytes")
-    parser.add_argument(
-        "--json", type=Path, default=RESULTS_DIR / "memory.json", help="where to save results"
-    )
+
+
+def _child_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--child", choices=("client", "decoder"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--cycles", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--accumulate", choices=("default", "on", "off"), default="default", help=argparse.SUPPRESS
     )
-    args = parser.parse_args(argv)
-    if args.bytes is None:
-        args.bytes = QUICK_BYTES if args.quick else DEFAULT_BYTES
-    if args.bytes < 1:
-        parser.error("--bytes must be positive")
-    return args
 
 
 def child_main(args: argparse.Namespace) -> int:
@@ -408,10 +404,5 @@ def run(argv: list[str] | None = None) -> int:
     return 0
 
 
-def main() -> None:
-    """Entry point for ``python -m benchmarks.memory``."""
-    raise SystemExit(run())
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run())

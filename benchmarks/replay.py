@@ -377,7 +377,7 @@ def start(objects: Sequence[bytes], mode: str = "process") -> ReplayServer:
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual check: serve until Ctrl-C
-    from .corpus import realistic
+    from purai_transports.bench.corpus import realistic
 
     with ReplayServer(realistic(2_000)) as server:
         print(f"replay server at {server.url} (pid {os.getpid()} is the parent)")

@@ -7,7 +7,8 @@ Usage::
 
 All suites by default (a few minutes on a 2-core machine); ``--quick`` is a smoke run
 of under a minute. Each suite also runs alone (``python -m benchmarks.e2e`` ...) with
-options of its own. ``purai bench`` calls :func:`main` with its options.
+options of its own. (``purai bench``, which works from any install, is the decoder
+comparison alone, measured by the same code: :mod:`purai_transports.bench`.)
 
 Results go to ``DIR/<suite>.json`` (``benchmarks/results/`` by default), or to
 ``<suite>.quick.json`` for a quick run, so that a smoke run never replaces the figures

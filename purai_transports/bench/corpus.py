@@ -1,9 +1,10 @@
-"""Deterministic corpora of PurAI chat chunk objects for the decoder benchmarks.
+"""Deterministic corpora of chat chunk objects, for ``purai bench`` and the suites.
 
 Every object has the shape PurAI streams (see the seed in docs: ``object`` is
 ``"chat.completion"``, usage is all zeros, and ``cache`` carries the log of failed
 providers), serialized compactly with ``msgspec.json.encode`` and about 540 bytes long
-on average, as in the figures of the performance guide.
+on average, as in the figures of the performance guide; :func:`openai` gives the same
+text in the shape OpenAI streams (``"chat.completion.chunk"``, about 200 bytes).
 
 Two corpora, because the decoder has a fast path and a slow path:
 
@@ -15,7 +16,9 @@ Two corpora, because the decoder has a fast path and a slow path:
   guesses fail and push it onto its exact scanner.
 
 A fixed seed makes every run decode the same bytes, so figures of two runs (or two
-branches) compare the decoder and not the corpus.
+branches) compare the decoder and not the corpus. :func:`builtin_bodies` frames a few
+hundred of them four ways (SSE with OpenAI's objects, the others with PurAI's), the
+bodies ``purai bench`` measures when it is given no file.
 """
 
 from __future__ import annotations
@@ -27,10 +30,27 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["CORPORA", "DEFAULT_OBJECTS", "DEFAULT_SEED", "adversarial", "realistic"]
+from purai_proto import StreamEncoder, StreamFraming
+
+from .bodies import Body
+
+__all__ = [
+    "BUILTIN_OBJECTS",
+    "CORPORA",
+    "DEFAULT_OBJECTS",
+    "DEFAULT_SEED",
+    "adversarial",
+    "builtin_bodies",
+    "frame",
+    "openai",
+    "realistic",
+]
 
 DEFAULT_OBJECTS = 20_000
 DEFAULT_SEED = 20240611
+#: Objects in each body of ``purai bench``'s built-in corpus: enough for several
+#: 64 KiB reads, few enough to build in milliseconds.
+BUILTIN_OBJECTS = 400
 
 # A stream keeps its id, model and provider; a corpus is many streams back to back.
 _STREAM_LENGTH = (40, 400)
@@ -89,6 +109,9 @@ def _record(rng: random.Random) -> dict[str, Any]:
     return {"provider": rng.choice(_PROVIDERS), "response": {"status": status, "data": data}}
 
 
+Shape = Callable[[dict[str, str], str, list[dict[str, Any]]], dict[str, Any]]
+
+
 def _chunk(stream: dict[str, str], content: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     """A chunk object with every field of the seed, in the seed's order."""
     return {
@@ -102,6 +125,20 @@ def _chunk(stream: dict[str, str], content: str, records: list[dict[str, Any]]) 
         "overwritten": False,
         "cache": {"status": 500, "error": {"message": _CACHE_MESSAGE, "records": records}},
         "calledFunctions": [],
+    }
+
+
+def _openai_chunk(stream: dict[str, str], content: str, _: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chunk object as OpenAI streams it: no usage, no cache, no provider."""
+    return {
+        "id": stream["id"],
+        "object": "chat.completion.chunk",
+        "created": 1718000000,
+        "model": stream["model"],
+        "system_fingerprint": "fp_44709d6fcb",
+        "choices": [
+            {"index": 0, "delta": {"content": content}, "logprobs": None, "finish_reason": None}
+        ],
     }
 
 
@@ -146,7 +183,12 @@ def _encode(obj: dict[str, Any], ascii_content: bool) -> bytes:
     return data.replace(marker + msgspec.json.encode(content), escaped, 1)
 
 
-def _generate(n: int, seed: int, text: Callable[[random.Random], tuple[str, bool]]) -> list[bytes]:
+def _generate(
+    n: int,
+    seed: int,
+    text: Callable[[random.Random], tuple[str, bool]],
+    shape: Shape = _chunk,
+) -> list[bytes]:
     rng = random.Random(seed)
     objects: list[bytes] = []
     stream: dict[str, str] = {}
@@ -162,7 +204,7 @@ def _generate(n: int, seed: int, text: Callable[[random.Random], tuple[str, bool
             records = [_record(rng) for _ in range(2 if rng.random() < 0.1 else 1)]
             left = rng.randint(*_STREAM_LENGTH)
         content, ascii_content = text(rng)
-        objects.append(_encode(_chunk(stream, content, records), ascii_content))
+        objects.append(_encode(shape(stream, content, records), ascii_content))
         left -= 1
     return objects
 
@@ -177,8 +219,34 @@ def adversarial(n: int = DEFAULT_OBJECTS, seed: int = DEFAULT_SEED) -> list[byte
     return _generate(n, seed, _adversarial_text)
 
 
+def openai(n: int = DEFAULT_OBJECTS, seed: int = DEFAULT_SEED) -> list[bytes]:
+    """``n`` chunk objects of chat prose in OpenAI's shape, one ``bytes`` per object."""
+    return _generate(n, seed, _realistic_text, _openai_chunk)
+
+
 #: The corpora by name, in the order the benchmarks report them.
 CORPORA: dict[str, Callable[[int], list[bytes]]] = {
     "realistic": realistic,
     "adversarial": adversarial,
 }
+
+
+def frame(objects: list[bytes], framing: StreamFraming) -> bytes:
+    """A streamed body holding ``objects`` in ``framing``, as the stand-in server writes it."""
+    encoder = StreamEncoder(framing)
+    parts = [encoder.encode(msgspec.Raw(obj)) for obj in objects]
+    return b"".join(parts) + encoder.end()
+
+
+def builtin_bodies(n: int = BUILTIN_OBJECTS) -> list[Body]:
+    """The bodies ``purai bench`` measures without a file: every framing, ``n`` objects.
+
+    SSE carries OpenAI's objects (OpenAI's dialect is what streams as SSE); the other
+    framings carry PurAI's, as the stand-in server streams them.
+    """
+    purai, openai_objects = realistic(n), openai(n)
+    bodies = [Body("built-in", "sse", frame(openai_objects, "sse"), openai_objects)]
+    framings: tuple[StreamFraming, ...] = ("concatenated", "ndjson", "json-array")
+    for framing in framings:
+        bodies.append(Body("built-in", framing, frame(purai, framing), purai))
+    return bodies
