@@ -6,6 +6,17 @@ task, so any event loop (or none) can drive it.
 
 from ._accumulator import StreamAccumulator
 from ._connection import DEFAULT_MAX_ERROR_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE, ClientConnection
+from ._content import (
+    ContentPart,
+    FileContent,
+    FilePart,
+    ImageURL,
+    ImageURLPart,
+    InputAudio,
+    InputAudioPart,
+    RefusalPart,
+    TextPart,
+)
 from ._content_encoding import DEFAULT_MAX_DECOMPRESSED_SIZE
 from ._decoder import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
 from ._encoder import StreamEncoder, StreamFraming, encode_json
@@ -42,6 +53,20 @@ from ._models import (
     Usage,
 )
 from ._request import DEFAULT_PATH, check_headers, check_request
+from ._request_options import (
+    ApproximateLocation,
+    AudioOptions,
+    JSONSchema,
+    Prediction,
+    ReasoningEffort,
+    ResponseFormat,
+    ResponseFormatJSONObject,
+    ResponseFormatJSONSchema,
+    ResponseFormatText,
+    StreamOptions,
+    UserLocation,
+    WebSearchOptions,
+)
 
 __version__ = "0.1.0"
 
@@ -53,6 +78,8 @@ __all__ = [
     "DEFAULT_MAX_OBJECT_SIZE",
     "DEFAULT_PATH",
     "NEED_DATA",
+    "ApproximateLocation",
+    "AudioOptions",
     "CacheReport",
     "CalledFunction",
     "ChatCompletion",
@@ -64,30 +91,49 @@ __all__ = [
     "ChunkReceived",
     "ClientConnection",
     "CompletionReceived",
+    "ContentPart",
     "Delta",
     "ErrorBody",
     "ErrorDetail",
     "ErrorReceived",
     "Event",
+    "FileContent",
+    "FilePart",
     "Framing",
     "FunctionCall",
     "FunctionDefinition",
     "HttpParserName",
+    "ImageURL",
+    "ImageURLPart",
+    "InputAudio",
+    "InputAudioPart",
+    "JSONSchema",
     "LocalProtocolError",
     "Message",
     "NeedData",
+    "Prediction",
     "ProviderRecord",
     "ProviderResponse",
     "PuraiError",
+    "ReasoningEffort",
+    "RefusalPart",
     "RemoteProtocolError",
+    "ResponseFormat",
+    "ResponseFormatJSONObject",
+    "ResponseFormatJSONSchema",
+    "ResponseFormatText",
     "ResponseStarted",
     "StreamAccumulator",
     "StreamEncoder",
     "StreamEnded",
     "StreamFraming",
+    "StreamOptions",
+    "TextPart",
     "Tool",
     "ToolCall",
     "Usage",
+    "UserLocation",
+    "WebSearchOptions",
     "__version__",
     "check_headers",
     "check_request",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ._content import text_of
 from ._events import ChunkReceived, CompletionReceived, Event, NeedData
 from ._models import (
     CacheReport,
@@ -241,8 +242,10 @@ class StreamAccumulator:
                 parts = choices[choice.index] = _ChoiceParts()
             # A whole reply sent to a streamed request carries a message, not a delta.
             delta = choice.delta if choice.message is None else choice.message
-            if delta.content:
-                parts.content.append(delta.content)
+            content = delta.content
+            if content:
+                # Only a whole message may have its content in parts.
+                parts.content.append(content if type(content) is str else text_of(content))
             if delta.role and parts.role is None:
                 parts.role = delta.role
             if delta.refusal:

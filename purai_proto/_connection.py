@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import h11
 
@@ -198,6 +199,7 @@ class ClientConnection:
         path: str = DEFAULT_PATH,
         api_key: str | None = None,
         headers: HeadersArg | None = None,
+        query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
     ) -> bytes:
         """Start a ``POST`` of ``request`` and return the bytes to send.
 
@@ -213,6 +215,8 @@ class ClientConnection:
             api_key: Sent as ``Authorization: Bearer <api_key>`` when given.
             headers: Extra header fields, as a mapping or ``(name, value)`` pairs; one
                 named like a default field (``User-Agent``, ``Accept``...) replaces it.
+            query: Query parameters added to ``path``, as a mapping or ``(name,
+                value)`` pairs, percent-encoded (a list value repeats the name).
 
         Returns:
             The whole request: head and body.
@@ -236,6 +240,7 @@ class ClientConnection:
             api_key=api_key,
             headers=headers,
             user_agent=self._user_agent,
+            query=query,
         )
         try:
             # Building the event validates every field before any state changes.

@@ -24,6 +24,16 @@ from typing import Any, Literal, Union
 
 import msgspec
 
+from ._content import ContentPart, text_of
+from ._request_options import (
+    AudioOptions,
+    Prediction,
+    ReasoningEffort,
+    ResponseFormat,
+    StreamOptions,
+    WebSearchOptions,
+)
+
 __all__ = [
     "CacheReport",
     "CalledFunction",
@@ -82,16 +92,33 @@ class ToolCall(_Request, gc=False):
 class Message(_Request):
     """One message of a conversation (request) or of a non-streamed reply.
 
-    ``role`` has no default because it must always be sent.
+    ``role`` has no default because it must always be sent. ``content`` is a string,
+    or a list of parts (:class:`TextPart`, :class:`ImageURLPart`,
+    :class:`InputAudioPart`, :class:`FilePart`, :class:`RefusalPart`).
+
+    ``reasoning_content`` is the reasoning text that came before the answer (DeepSeek's
+    name; :class:`~purai_proto.StreamAccumulator` puts it there whichever field
+    carried it). Sent back in a later request it lets a conversation go on where a
+    server asks for it; ``reasoning`` is the same text under OpenRouter's and Ollama's
+    name, read from a non-streamed reply.
     """
 
     role: Role | str
-    content: str | None = None
+    content: str | list[ContentPart] | None = None
     name: str | None = None
     function_call: FunctionCall | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     refusal: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    audio: dict[str, Any] | None = None
+    annotations: list[dict[str, Any]] | None = None
+
+    @property
+    def text(self) -> str:
+        """The text of ``content``: the string, or its text parts joined; ``""`` if none."""
+        return text_of(self.content)
 
 
 CalledFunction = tuple[FunctionCall, Message]
@@ -216,7 +243,7 @@ class ChatCompletionChunk(_Reply):
         for choice in self.choices:
             if choice.index == 0:
                 if choice.message is not None:
-                    return choice.message.content or ""
+                    return choice.message.text
                 return choice.delta.content or ""
         return ""
 
@@ -245,7 +272,7 @@ class ChatCompletion(_Reply):
         """The text of the first choice (index 0); ``""`` if none."""
         for choice in self.choices:
             if choice.index == 0:
-                return choice.message.content or ""
+                return choice.message.text
         return ""
 
 
@@ -310,26 +337,48 @@ class ChatRequest(_Request):
 
     PurAI requires one of ``model`` and ``personality``. Every field left unset is
     left out of the JSON.
+
+    ``extra_body`` is not a field of the wire format: its keys are merged into the
+    JSON object at encoding, over the typed fields (its value wins where both give
+    one), for the fields a server takes that are not typed here (vLLM's ``top_k``,
+    OpenRouter's ``reasoning``, ...).
     """
 
     messages: list[Message] = []
     model: str | None = None
     stream: bool | None = None
-    # OpenAI's fields.
-    functions: list[FunctionDefinition] | None = None
-    function_call: str | dict[str, str] | None = None
-    tools: list[Tool] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    n: int | None = None
-    stop: str | list[str] | None = None
-    max_tokens: int | None = None
-    presence_penalty: float | None = None
+    # OpenAI's fields, in the order of its API reference.
+    audio: AudioOptions | None = None
     frequency_penalty: float | None = None
+    function_call: str | dict[str, str] | None = None
+    functions: list[FunctionDefinition] | None = None
     logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    max_completion_tokens: int | None = None
+    max_tokens: int | None = None
+    metadata: dict[str, str] | None = None
+    modalities: list[Literal["text", "audio"]] | None = None
+    n: int | None = None
+    parallel_tool_calls: bool | None = None
+    prediction: Prediction | None = None
+    presence_penalty: float | None = None
+    prompt_cache_key: str | None = None
+    reasoning_effort: ReasoningEffort | str | None = None
+    response_format: ResponseFormat | None = None
+    safety_identifier: str | None = None
+    seed: int | None = None
+    service_tier: str | None = None
+    stop: str | list[str] | None = None
+    store: bool | None = None
+    stream_options: StreamOptions | None = None
+    temperature: float | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    tools: list[Tool] | None = None
+    top_logprobs: int | None = None
+    top_p: float | None = None
     user: str | None = None
-    stream_options: dict[str, Any] | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    web_search_options: WebSearchOptions | None = None
     # PurAI's additions.
     personality: str | None = None
     disable_error_summarization: bool | None = msgspec.field(
@@ -341,3 +390,5 @@ class ChatRequest(_Request):
     )
     overwrite_on_error: bool | None = msgspec.field(default=None, name="overwriteOnError")
     fallbacks: list[str] | None = None
+    # Not sent as a field: merged into the body (see the class's docstring).
+    extra_body: dict[str, Any] | None = None
