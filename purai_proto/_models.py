@@ -41,17 +41,22 @@ __all__ = [
     "ChatCompletionChunk",
     "ChatRequest",
     "Choice",
+    "ChoiceLogprobs",
     "ChunkChoice",
+    "CompletionTokensDetails",
     "Delta",
     "ErrorBody",
     "ErrorDetail",
     "FunctionCall",
     "FunctionDefinition",
     "Message",
+    "PromptTokensDetails",
     "ProviderRecord",
     "ProviderResponse",
+    "TokenLogprob",
     "Tool",
     "ToolCall",
+    "TopLogprob",
     "Usage",
 ]
 
@@ -129,14 +134,57 @@ be appended to the conversation.
 """
 
 
+class PromptTokensDetails(_Response):
+    """What the prompt's tokens were. Counts are ``None`` where a server sends none
+    (or ``null``, as some do)."""
+
+    cached_tokens: int | None = None
+    audio_tokens: int | None = None
+
+
+class CompletionTokensDetails(_Response):
+    """What the reply's tokens were: ``reasoning_tokens`` are the hidden or streamed
+    reasoning, counted in ``completion_tokens``."""
+
+    reasoning_tokens: int | None = None
+    audio_tokens: int | None = None
+    accepted_prediction_tokens: int | None = None
+    rejected_prediction_tokens: int | None = None
+
+
 class Usage(_Response):
     """Token counts. PurAI sends zeros in every streamed chunk."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    prompt_tokens_details: dict[str, Any] | None = None
-    completion_tokens_details: dict[str, Any] | None = None
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+
+
+class TopLogprob(_Response):
+    """One of the likeliest tokens at a position, with its log probability."""
+
+    token: str = ""
+    logprob: float | None = None
+    bytes: list[int] | None = None  # the token's UTF-8 bytes: a token may split a character
+
+
+class TokenLogprob(_Response):
+    """A token of the reply, its log probability and the likeliest alternatives
+    (as many as ``top_logprobs`` asked for)."""
+
+    token: str = ""
+    logprob: float | None = None
+    bytes: list[int] | None = None
+    top_logprobs: list[TopLogprob] = []
+
+
+class ChoiceLogprobs(_Response):
+    """A choice's ``logprobs``: one entry per token of its content (or refusal)."""
+
+    content: list[TokenLogprob] | None = None
+    refusal: list[TokenLogprob] | None = None
 
 
 class ProviderResponse(_Response):
@@ -198,10 +246,17 @@ class _Reply(_Response):
 
 
 class Delta(_Response):
-    """What one chunk adds to one choice."""
+    """What one chunk adds to one choice.
+
+    The reasoning text comes as ``reasoning_content`` (DeepSeek, vLLM, SGLang, Qwen,
+    GLM) or as ``reasoning`` (OpenRouter, Ollama, newer vLLM, which for a while sent
+    both with the same text); :attr:`ChatCompletionChunk.reasoning` reads either.
+    """
 
     role: str | None = None
     content: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
     refusal: str | None = None
     function_call: FunctionCall | None = None
     tool_calls: list[ToolCall] | None = None
@@ -218,7 +273,7 @@ class ChunkChoice(_Response):
     index: int = 0
     delta: Delta = msgspec.field(default_factory=Delta)
     finish_reason: str | None = None
-    logprobs: Any = None
+    logprobs: ChoiceLogprobs | None = None
     message: Message | None = None
 
 
@@ -247,6 +302,19 @@ class ChatCompletionChunk(_Reply):
                 return choice.delta.content or ""
         return ""
 
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text this chunk adds to the first choice; ``""`` if none.
+
+        From ``reasoning_content`` or, when that is empty, ``reasoning``: never both,
+        as the servers that send both send the same text twice.
+        """
+        for choice in self.choices:
+            if choice.index == 0:
+                part = choice.delta if choice.message is None else choice.message
+                return part.reasoning_content or part.reasoning or ""
+        return ""
+
 
 # --- non-streamed reply -------------------------------------------------------------
 
@@ -257,7 +325,7 @@ class Choice(_Response):
     index: int = 0
     message: Message = msgspec.field(default_factory=lambda: Message(role="assistant"))
     finish_reason: str | None = None
-    logprobs: Any = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(_Reply):
@@ -273,6 +341,16 @@ class ChatCompletion(_Reply):
         for choice in self.choices:
             if choice.index == 0:
                 return choice.message.text
+        return ""
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text of the first choice (``reasoning_content``, else
+        ``reasoning``); ``""`` if none."""
+        for choice in self.choices:
+            if choice.index == 0:
+                message = choice.message
+                return message.reasoning_content or message.reasoning or ""
         return ""
 
 
