@@ -30,13 +30,13 @@ reply costs linear time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, Union
+from typing import Any, Generic, Union
 
 import msgspec
 
 from ._content import text_of
 from ._errors import LocalProtocolError, RemoteProtocolError
-from ._events import ChunkReceived, CompletionReceived, Event, NeedData
+from ._events import ChunkReceived, CompletionReceived, CompletionT, Event, NeedData
 from ._models import (
     CacheReport,
     CalledFunction,
@@ -50,15 +50,6 @@ from ._models import (
     ToolCall,
     Usage,
 )
-
-if TYPE_CHECKING:
-    from typing_extensions import TypeVar
-
-    CompletionT = TypeVar("CompletionT", default=ChatCompletion)
-else:
-    from typing import TypeVar
-
-    CompletionT = TypeVar("CompletionT")
 
 __all__ = ["StreamAccumulator"]
 
@@ -175,10 +166,15 @@ class _ChoiceParts:
                 call.arguments.append(function.arguments)
 
     def add_logprobs(self, logprobs: ChoiceLogprobs) -> None:
-        if self.logprobs is None:
-            self.logprobs = ChoiceLogprobs()
-        self.logprobs.content = _extended(self.logprobs.content, logprobs.content)
-        self.logprobs.refusal = _extended(self.logprobs.refusal, logprobs.refusal)
+        folded = self.logprobs
+        if folded is None:
+            folded = self.logprobs = ChoiceLogprobs()
+        if logprobs.content:
+            folded.content = folded.content or []
+            folded.content += logprobs.content
+        if logprobs.refusal:
+            folded.refusal = folded.refusal or []
+            folded.refusal += logprobs.refusal
 
     def build(self, index: int) -> Choice:
         message = Message(
@@ -193,17 +189,18 @@ class _ChoiceParts:
             )
         if self.tool_calls:
             message.tool_calls = [self.tool_calls[i].build() for i in sorted(self.tool_calls)]
+        logprobs = self.logprobs
+        if logprobs is not None:  # a copy: the lists grow with the chunks still to come
+            logprobs = ChoiceLogprobs(
+                content=_copy(logprobs.content), refusal=_copy(logprobs.refusal)
+            )
         return Choice(
-            index=index, message=message, finish_reason=self.finish_reason, logprobs=self.logprobs
+            index=index, message=message, finish_reason=self.finish_reason, logprobs=logprobs
         )
 
 
-def _extended(
-    entries: list[TokenLogprob] | None, more: list[TokenLogprob] | None
-) -> list[TokenLogprob] | None:
-    if not more:
-        return entries
-    return [*entries, *more] if entries else list(more)
+def _copy(entries: list[TokenLogprob] | None) -> list[TokenLogprob] | None:
+    return None if entries is None else list(entries)
 
 
 Foldable = Union[ChatCompletionChunk, dict[str, Any], Event[Any, Any], NeedData]  # noqa: UP007

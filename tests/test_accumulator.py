@@ -13,6 +13,7 @@ from purai_proto import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatRequest,
+    ChoiceLogprobs,
     ChunkChoice,
     ChunkDecoder,
     ChunkReceived,
@@ -27,6 +28,7 @@ from purai_proto import (
     ResponseStarted,
     StreamAccumulator,
     StreamEnded,
+    TokenLogprob,
     ToolCall,
     Usage,
 )
@@ -430,3 +432,23 @@ def test_tool_calls_without_index_split_on_a_new_name_or_id() -> None:
         (None, "g", "{}"),
         ("c", None, "[]"),
     ]
+
+
+def test_logprobs_are_joined_and_a_reply_so_far_stays_as_it_was() -> None:
+    def chunk(token: str) -> ChatCompletionChunk:
+        logprobs = ChoiceLogprobs(content=[TokenLogprob(token=token, logprob=-1.0)])
+        return ChatCompletionChunk(
+            choices=[ChunkChoice(delta=Delta(content=token), logprobs=logprobs)]
+        )
+
+    accumulator = StreamAccumulator([chunk("a")])
+    so_far = accumulator.completion()
+    accumulator.add(chunk("b"))
+
+    def tokens(completion: ChatCompletion) -> list[str]:
+        logprobs = completion.choices[0].logprobs
+        assert logprobs is not None
+        return [t.token for t in logprobs.content or []]
+
+    assert tokens(so_far) == ["a"]
+    assert tokens(accumulator.completion()) == ["a", "b"]
