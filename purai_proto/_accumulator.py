@@ -3,6 +3,10 @@
 What each part of a chunk contributes:
 
 * ``choices[i].delta.content`` (and ``refusal``): text appended to choice ``index``.
+* ``delta.reasoning_content``, or ``delta.reasoning`` when that is empty (servers
+  that send both send the same text twice): reasoning text appended to the choice's
+  ``message.reasoning_content``, whichever field carried it.
+* ``logprobs``: the entries of ``content`` and ``refusal`` appended, in order.
 * ``delta.role``: the choice's role; the first one sent counts.
 * ``delta.function_call``: the first fragment names the function, every fragment may
   add a piece of ``arguments``, a JSON text that is only valid once all pieces are
@@ -26,16 +30,23 @@ reply costs linear time.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, Generic, Union
 
-from ._events import ChunkReceived, CompletionReceived, Event, NeedData
+import msgspec
+
+from ._content import text_of
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import ChunkReceived, CompletionReceived, CompletionT, Event, NeedData
 from ._models import (
     CacheReport,
     CalledFunction,
     ChatCompletion,
     ChatCompletionChunk,
     Choice,
+    ChoiceLogprobs,
     FunctionCall,
     Message,
+    TokenLogprob,
     ToolCall,
     Usage,
 )
@@ -97,6 +108,8 @@ class _ChoiceParts:
         "function_name",
         "has_function_call",
         "last_tool_index",
+        "logprobs",
+        "reasoning",
         "refusal",
         "role",
         "tool_calls",
@@ -105,7 +118,9 @@ class _ChoiceParts:
     def __init__(self) -> None:
         self.role: str | None = None
         self.content = _Text()
+        self.reasoning = _Text()
         self.refusal = _Text()
+        self.logprobs: ChoiceLogprobs | None = None
         self.has_function_call = False
         self.function_name: str | None = None
         self.function_arguments = _Text()
@@ -123,9 +138,15 @@ class _ChoiceParts:
     def add_tool_call(self, fragment: ToolCall) -> None:
         index = fragment.index
         if index is None:
-            # No index: a new id starts a new call, anything else continues the last.
+            # No index: a new id or a second name starts a new call (see the module
+            # doc); anything else continues the last.
             last = self.tool_calls.get(self.last_tool_index)
-            if last is None or (fragment.id is not None and fragment.id != last.id):
+            name = fragment.function.name if fragment.function is not None else None
+            if (
+                last is None
+                or (fragment.id is not None and fragment.id != last.id)
+                or (name and last.name)
+            ):
                 index = max(self.tool_calls, default=-1) + 1
             else:
                 index = self.last_tool_index
@@ -144,11 +165,23 @@ class _ChoiceParts:
             if function.arguments:
                 call.arguments.append(function.arguments)
 
+    def add_logprobs(self, logprobs: ChoiceLogprobs) -> None:
+        folded = self.logprobs
+        if folded is None:
+            folded = self.logprobs = ChoiceLogprobs()
+        if logprobs.content:
+            folded.content = folded.content or []
+            folded.content += logprobs.content
+        if logprobs.refusal:
+            folded.refusal = folded.refusal or []
+            folded.refusal += logprobs.refusal
+
     def build(self, index: int) -> Choice:
         message = Message(
             role=self.role or "assistant",
             content=self.content.join() if self.content else None,
             refusal=self.refusal.join() if self.refusal else None,
+            reasoning_content=self.reasoning.join() if self.reasoning else None,
         )
         if self.has_function_call:
             message.function_call = FunctionCall(
@@ -156,10 +189,25 @@ class _ChoiceParts:
             )
         if self.tool_calls:
             message.tool_calls = [self.tool_calls[i].build() for i in sorted(self.tool_calls)]
-        return Choice(index=index, message=message, finish_reason=self.finish_reason)
+        logprobs = self.logprobs
+        if logprobs is not None:  # a copy: the lists grow with the chunks still to come
+            logprobs = ChoiceLogprobs(
+                content=_copy(logprobs.content), refusal=_copy(logprobs.refusal)
+            )
+        return Choice(
+            index=index, message=message, finish_reason=self.finish_reason, logprobs=logprobs
+        )
 
 
-class StreamAccumulator:
+def _copy(entries: list[TokenLogprob] | None) -> list[TokenLogprob] | None:
+    return None if entries is None else list(entries)
+
+
+Foldable = Union[ChatCompletionChunk, dict[str, Any], Event[Any, Any], NeedData]  # noqa: UP007
+"""What :meth:`StreamAccumulator.add` takes."""
+
+
+class StreamAccumulator(Generic[CompletionT]):
     """Folds a stream's chunks into the final :class:`~purai_proto.ChatCompletion`.
 
     Feed it chunks, or the events of a :class:`~purai_proto.ClientConnection` (it
@@ -168,11 +216,37 @@ class StreamAccumulator:
 
         completion = StreamAccumulator(chunks).completion()
 
+    Chunks may be of a subclass of :class:`~purai_proto.ChatCompletionChunk`: the
+    fields it adds are not folded (how to join them is for the subclass to say), the
+    others are. Chunks decoded as plain dicts (``chunk_type=typing.Any``) are read as
+    :class:`~purai_proto.ChatCompletionChunk` first.
+
     Args:
         items: Chunks or events to start with, as :meth:`add` takes them.
+        completion_type: What :meth:`completion` builds:
+            :class:`~purai_proto.ChatCompletion`, a subclass of it (the fields it
+            adds keep their defaults), or ``typing.Any`` (or ``dict``) for the reply
+            as a plain dict, as a server would have sent it.
+
+    Raises:
+        LocalProtocolError: A ``completion_type`` that is none of these.
     """
 
-    def __init__(self, items: Iterable[ChatCompletionChunk | Event | NeedData] = ()) -> None:
+    def __init__(
+        self,
+        items: Iterable[Foldable] = (),
+        *,
+        completion_type: type[CompletionT] = ChatCompletion,  # type: ignore[assignment]
+    ) -> None:
+        as_dict = completion_type is Any or completion_type is dict
+        if not as_dict and not (
+            isinstance(completion_type, type) and issubclass(completion_type, ChatCompletion)
+        ):
+            raise LocalProtocolError(
+                "completion_type must be ChatCompletion, a subclass of it, or typing.Any, "
+                f"not {completion_type!r}"
+            )
+        self._completion_type: Any = dict if as_dict else completion_type
         self._choices: dict[int, _ChoiceParts] = {}
         self._id = ""
         self._model = ""
@@ -184,11 +258,11 @@ class StreamAccumulator:
         self._overwritten = False
         self._cache: CacheReport | None = None
         self._called_functions: list[CalledFunction] = []
-        self._whole: ChatCompletion | None = None
+        self._whole: Any = None
         for item in items:
             self.add(item)
 
-    def add(self, item: ChatCompletionChunk | Event | NeedData) -> None:
+    def add(self, item: Foldable) -> None:
         """Fold in one chunk, or the chunk of a ``ChunkReceived`` event.
 
         A ``CompletionReceived`` (a server that did not stream) is taken as the whole
@@ -196,12 +270,17 @@ class StreamAccumulator:
         pass every event it gets; errors are the caller's to handle.
 
         Args:
-            item: A chunk or an event.
+            item: A chunk (a dict is read as a chunk) or an event.
+
+        Raises:
+            RemoteProtocolError: A dict that is no chunk (a field of the wrong type).
         """
+        if isinstance(item, ChunkReceived):
+            item = item.chunk
         if isinstance(item, ChatCompletionChunk):
             self.add_chunk(item)
-        elif isinstance(item, ChunkReceived):
-            self.add_chunk(item.chunk)
+        elif isinstance(item, dict):
+            self.add_chunk(_chunk_from_dict(item))
         elif isinstance(item, CompletionReceived):
             self._whole = item.completion
 
@@ -241,8 +320,13 @@ class StreamAccumulator:
                 parts = choices[choice.index] = _ChoiceParts()
             # A whole reply sent to a streamed request carries a message, not a delta.
             delta = choice.delta if choice.message is None else choice.message
-            if delta.content:
-                parts.content.append(delta.content)
+            content = delta.content
+            if content:
+                # Only a whole message may have its content in parts.
+                parts.content.append(content if type(content) is str else text_of(content))
+            reasoning = delta.reasoning_content or delta.reasoning
+            if reasoning:
+                parts.reasoning.append(reasoning)
             if delta.role and parts.role is None:
                 parts.role = delta.role
             if delta.refusal:
@@ -254,19 +338,23 @@ class StreamAccumulator:
                     parts.add_tool_call(fragment)
             if choice.finish_reason is not None:
                 parts.finish_reason = choice.finish_reason
+            if choice.logprobs is not None:
+                parts.add_logprobs(choice.logprobs)
 
-    def completion(self) -> ChatCompletion:
+    def completion(self) -> CompletionT:
         """The reply the chunks so far make up.
 
         May be called at any time (the reply so far), and more than once.
 
         Returns:
-            A new :class:`~purai_proto.ChatCompletion`, its choices in index order, or
-            the non-streamed reply when a ``CompletionReceived`` was added.
+            A new reply of ``completion_type``, its choices in index order, or the
+            non-streamed reply when a ``CompletionReceived`` was added (as the
+            connection decoded it).
         """
         if self._whole is not None:
-            return self._whole
-        return ChatCompletion(
+            return self._whole  # type: ignore[no-any-return]
+        completion_type = self._completion_type
+        built: Any = (ChatCompletion if completion_type is dict else completion_type)(
             id=self._id,
             created=self._created,
             model=self._model,
@@ -279,3 +367,11 @@ class StreamAccumulator:
             cache=self._cache,
             called_functions=list(self._called_functions),
         )
+        return msgspec.to_builtins(built) if completion_type is dict else built  # type: ignore[no-any-return]
+
+
+def _chunk_from_dict(item: dict[str, Any]) -> ChatCompletionChunk:
+    try:
+        return msgspec.convert(item, ChatCompletionChunk)
+    except msgspec.ValidationError as exc:
+        raise RemoteProtocolError(f"a chunk that does not fit ChatCompletionChunk: {exc}") from None

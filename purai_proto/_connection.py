@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Generic
 
 import h11
 
@@ -54,7 +55,9 @@ from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
     ChunkReceived,
+    ChunkT,
     CompletionReceived,
+    CompletionT,
     ErrorReceived,
     Event,
     NeedData,
@@ -99,7 +102,7 @@ def _user_agent() -> bytes:
     return f"purai/{__version__}".encode()
 
 
-class ClientConnection:
+class ClientConnection(Generic[ChunkT, CompletionT]):
     """One HTTP/1.1 connection to a PurAI or OpenAI-compatible server, without I/O.
 
     The caller moves the bytes: it sends what :meth:`send_request` returns, passes
@@ -111,6 +114,11 @@ class ClientConnection:
     Args:
         host: The server's name, with ``:port`` when not the default, as sent in the
             ``Host`` header.
+        chunk_type: What each streamed chunk is decoded into:
+            :class:`~purai_proto.ChatCompletionChunk`, a subclass of it that adds the
+            fields a server sends besides OpenAI's, or ``typing.Any`` for plain dicts.
+        completion_type: What a non-streamed reply is decoded into, likewise:
+            :class:`~purai_proto.ChatCompletion`, a subclass, or ``typing.Any``.
         max_object_size: The largest streamed chunk or whole reply accepted, in bytes.
         max_buffer_size: The most body bytes held while waiting for a chunk to complete.
         max_decompressed_size: The most bytes a compressed body may inflate to.
@@ -125,7 +133,8 @@ class ClientConnection:
 
     Raises:
         LocalProtocolError: A bad host, a limit that is not positive, an unknown
-            ``http_parser``, or ``"httptools"`` when httptools is not installed.
+            ``http_parser``, ``"httptools"`` when httptools is not installed, or a
+            type msgspec cannot decode into.
 
     Attributes:
         host: The host given.
@@ -136,6 +145,8 @@ class ClientConnection:
         self,
         host: str,
         *,
+        chunk_type: type[ChunkT] = ChatCompletionChunk,  # type: ignore[assignment]
+        completion_type: type[CompletionT] = ChatCompletion,  # type: ignore[assignment]
         max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
         max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
         max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
@@ -154,6 +165,12 @@ class ClientConnection:
             raise LocalProtocolError("every max_..._size must be positive")
         self.host = host
         self._host = check_host(host)
+        # Made once here so that a type msgspec cannot decode into fails now, not at
+        # the first reply (decoders are cached per type: this costs nothing later).
+        ChunkDecoder(chunk_type, "sse")
+        ChunkDecoder(completion_type, "concatenated")
+        self.chunk_type = chunk_type
+        self.completion_type = completion_type
         self._user_agent = _user_agent()
         self._max_object_size = max_object_size
         self._max_buffer_size = max_buffer_size
@@ -162,7 +179,7 @@ class ClientConnection:
         self._max_header_size = max_header_size
         self._parser = new_parser(http_parser, max_header_size)
         self.http_parser = self._parser.name
-        self._events: deque[Event] = deque()
+        self._events: deque[Event[ChunkT, CompletionT]] = deque()
         self._state = _State.IDLE
         self._error: RemoteProtocolError | None = None
         self._reuse_refused: str | None = None
@@ -180,8 +197,8 @@ class ClientConnection:
         self._chunked = False
         self._body_received = 0  # body bytes as sent, before decompression
         self._decompressor: BodyDecompressor | None = None
-        self._decoder: ChunkDecoder[ChatCompletionChunk] | ChunkDecoder[ChatCompletion] | None
-        self._decoder = None
+        self._decoder: ChunkDecoder[ChunkT] | ChunkDecoder[CompletionT] | None = None
+        self._decodes_chunks = False  # the decoder's values are chunks, not a completion
         self._error_body: bytearray | None = None  # an error reply's body, so far
         self._corrupt_body = False  # the body failed to decompress
 
@@ -207,6 +224,7 @@ class ClientConnection:
         path: str = DEFAULT_PATH,
         api_key: str | None = None,
         headers: HeadersArg | None = None,
+        query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
     ) -> bytes:
         """Start a ``POST`` of ``request`` and return the bytes to send.
 
@@ -222,6 +240,8 @@ class ClientConnection:
             api_key: Sent as ``Authorization: Bearer <api_key>`` when given.
             headers: Extra header fields, as a mapping or ``(name, value)`` pairs; one
                 named like a default field (``User-Agent``, ``Accept``...) replaces it.
+            query: Query parameters added to ``path``, as a mapping or ``(name,
+                value)`` pairs, percent-encoded (a list value repeats the name).
 
         Returns:
             The whole request: head and body.
@@ -245,6 +265,7 @@ class ClientConnection:
             api_key=api_key,
             headers=headers,
             user_agent=self._user_agent,
+            query=query,
         )
         try:
             # Building the event validates every field before any state changes.
@@ -275,7 +296,7 @@ class ClientConnection:
         self._received += len(data)
         self._parser.receive_data(data if isinstance(data, bytes) else bytes(data))
 
-    def next_event(self) -> Event | NeedData:
+    def next_event(self) -> Event[ChunkT, CompletionT] | NeedData:
         """The next event, or :data:`~purai_proto.NEED_DATA` when more bytes are needed.
 
         Returns:
@@ -389,17 +410,19 @@ class ClientConnection:
             framing = "auto"
         else:
             self._decoder = ChunkDecoder(
-                ChatCompletion,
+                self.completion_type,
                 "concatenated",
                 max_object_size=self._max_object_size,
                 max_buffer_size=self._max_buffer_size,
             )
             return
         self._decoder = ChunkDecoder(
-            framing=framing,
+            self.chunk_type,
+            framing,
             max_object_size=self._max_object_size,
             max_buffer_size=self._max_buffer_size,
         )
+        self._decodes_chunks = True
 
     def _on_body(self, data: bytes | bytearray) -> None:
         self._body_received += len(data)
@@ -424,15 +447,18 @@ class ClientConnection:
             self._corrupt_body = True
             raise
 
-    def _queue(self, items: Sequence[ChatCompletionChunk | ChatCompletion | ErrorBody]) -> None:
+    def _queue(self, items: Sequence[Any]) -> None:
         append = self._events.append
+        chunks = self._decodes_chunks
         for item in items:
-            if isinstance(item, ChatCompletionChunk):  # the hot path: one test per chunk
-                append(ChunkReceived(chunk=item))
-            elif isinstance(item, ChatCompletion):
-                append(CompletionReceived(completion=item))
-            else:
+            # The decoder gives its type's values, and exactly ErrorBody for an error
+            # object, whatever its type: one test per chunk on the hot path.
+            if type(item) is ErrorBody:
                 self._queue_error(error_from_object(item, self._status, self._retry_after))
+            elif chunks:
+                append(ChunkReceived(chunk=item))
+            else:
+                append(CompletionReceived(completion=item))
 
     def _queue_error(self, event: ErrorReceived) -> None:
         self._events.append(event)

@@ -15,16 +15,31 @@ references back to the connection, so they never form cycles (``gc=False``).
 from __future__ import annotations
 
 import enum
-from typing import Final, TypeAlias
+from typing import TYPE_CHECKING, Final, Generic, TypeAlias
 
 import msgspec
 
 from ._models import ChatCompletion, ChatCompletionChunk, ErrorBody
 
+if TYPE_CHECKING:
+    # Type parameters with defaults (PEP 696), so that a bare ``ChunkReceived`` means
+    # the built-in types; at run time a TypeVar needs none of that.
+    from typing_extensions import TypeVar
+
+    ChunkT = TypeVar("ChunkT", default=ChatCompletionChunk)
+    CompletionT = TypeVar("CompletionT", default=ChatCompletion)
+else:
+    from typing import TypeVar
+
+    ChunkT = TypeVar("ChunkT")
+    CompletionT = TypeVar("CompletionT")
+
 __all__ = [
     "NEED_DATA",
     "ChunkReceived",
+    "ChunkT",
     "CompletionReceived",
+    "CompletionT",
     "ErrorReceived",
     "Event",
     "NeedData",
@@ -63,25 +78,28 @@ class ResponseStarted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     reason: bytes = b""
 
 
-class ChunkReceived(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class ChunkReceived(msgspec.Struct, Generic[ChunkT], frozen=True, kw_only=True, gc=False):
     """One streamed chunk was decoded.
 
     Attributes:
-        chunk: The chunk; ``chunk.text`` is the text it adds to the first choice.
+        chunk: The chunk, of the connection's ``chunk_type``
+            (:class:`~purai_proto.ChatCompletionChunk` unless chosen otherwise);
+            ``chunk.text`` is the text it adds to the first choice.
     """
 
-    chunk: ChatCompletionChunk
+    chunk: ChunkT
 
 
-class CompletionReceived(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class CompletionReceived(msgspec.Struct, Generic[CompletionT], frozen=True, kw_only=True, gc=False):
     """A whole, non-streamed reply was decoded (the request had ``stream`` unset or
     false and the server answered with one JSON object).
 
     Attributes:
-        completion: The reply.
+        completion: The reply, of the connection's ``completion_type``
+            (:class:`~purai_proto.ChatCompletion` unless chosen otherwise).
     """
 
-    completion: ChatCompletion
+    completion: CompletionT
 
 
 class ErrorReceived(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -117,6 +135,11 @@ class StreamEnded(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 Event: TypeAlias = (
-    ResponseStarted | ChunkReceived | CompletionReceived | ErrorReceived | StreamEnded
+    ResponseStarted
+    | ChunkReceived[ChunkT]
+    | CompletionReceived[CompletionT]
+    | ErrorReceived
+    | StreamEnded
 )
-"""Any event ``next_event()`` returns (besides :data:`NEED_DATA`)."""
+"""Any event ``next_event()`` returns (besides :data:`NEED_DATA`); ``Event`` alone is
+``Event[ChatCompletionChunk, ChatCompletion]``."""

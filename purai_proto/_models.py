@@ -24,6 +24,16 @@ from typing import Any, Literal, Union
 
 import msgspec
 
+from ._content import ContentPart, text_of
+from ._request_options import (
+    AudioOptions,
+    Prediction,
+    ReasoningEffort,
+    ResponseFormat,
+    StreamOptions,
+    WebSearchOptions,
+)
+
 __all__ = [
     "CacheReport",
     "CalledFunction",
@@ -31,17 +41,22 @@ __all__ = [
     "ChatCompletionChunk",
     "ChatRequest",
     "Choice",
+    "ChoiceLogprobs",
     "ChunkChoice",
+    "CompletionTokensDetails",
     "Delta",
     "ErrorBody",
     "ErrorDetail",
     "FunctionCall",
     "FunctionDefinition",
     "Message",
+    "PromptTokensDetails",
     "ProviderRecord",
     "ProviderResponse",
+    "TokenLogprob",
     "Tool",
     "ToolCall",
+    "TopLogprob",
     "Usage",
 ]
 
@@ -82,16 +97,33 @@ class ToolCall(_Request, gc=False):
 class Message(_Request):
     """One message of a conversation (request) or of a non-streamed reply.
 
-    ``role`` has no default because it must always be sent.
+    ``role`` has no default because it must always be sent. ``content`` is a string,
+    or a list of parts (:class:`TextPart`, :class:`ImageURLPart`,
+    :class:`InputAudioPart`, :class:`FilePart`, :class:`RefusalPart`).
+
+    ``reasoning_content`` is the reasoning text that came before the answer (DeepSeek's
+    name; :class:`~purai_proto.StreamAccumulator` puts it there whichever field
+    carried it). Sent back in a later request it lets a conversation go on where a
+    server asks for it; ``reasoning`` is the same text under OpenRouter's and Ollama's
+    name, read from a non-streamed reply.
     """
 
     role: Role | str
-    content: str | None = None
+    content: str | list[ContentPart] | None = None
     name: str | None = None
     function_call: FunctionCall | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     refusal: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    audio: dict[str, Any] | None = None
+    annotations: list[dict[str, Any]] | None = None
+
+    @property
+    def text(self) -> str:
+        """The text of ``content``: the string, or its text parts joined; ``""`` if none."""
+        return text_of(self.content)
 
 
 CalledFunction = tuple[FunctionCall, Message]
@@ -102,14 +134,57 @@ be appended to the conversation.
 """
 
 
+class PromptTokensDetails(_Response):
+    """What the prompt's tokens were. Counts are ``None`` where a server sends none
+    (or ``null``, as some do)."""
+
+    cached_tokens: int | None = None
+    audio_tokens: int | None = None
+
+
+class CompletionTokensDetails(_Response):
+    """What the reply's tokens were: ``reasoning_tokens`` are the hidden or streamed
+    reasoning, counted in ``completion_tokens``."""
+
+    reasoning_tokens: int | None = None
+    audio_tokens: int | None = None
+    accepted_prediction_tokens: int | None = None
+    rejected_prediction_tokens: int | None = None
+
+
 class Usage(_Response):
     """Token counts. PurAI sends zeros in every streamed chunk."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    prompt_tokens_details: dict[str, Any] | None = None
-    completion_tokens_details: dict[str, Any] | None = None
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+
+
+class TopLogprob(_Response):
+    """One of the likeliest tokens at a position, with its log probability."""
+
+    token: str = ""
+    logprob: float | None = None
+    bytes: list[int] | None = None  # the token's UTF-8 bytes: a token may split a character
+
+
+class TokenLogprob(_Response):
+    """A token of the reply, its log probability and the likeliest alternatives
+    (as many as ``top_logprobs`` asked for)."""
+
+    token: str = ""
+    logprob: float | None = None
+    bytes: list[int] | None = None
+    top_logprobs: list[TopLogprob] = []
+
+
+class ChoiceLogprobs(_Response):
+    """A choice's ``logprobs``: one entry per token of its content (or refusal)."""
+
+    content: list[TokenLogprob] | None = None
+    refusal: list[TokenLogprob] | None = None
 
 
 class ProviderResponse(_Response):
@@ -171,10 +246,17 @@ class _Reply(_Response):
 
 
 class Delta(_Response):
-    """What one chunk adds to one choice."""
+    """What one chunk adds to one choice.
+
+    The reasoning text comes as ``reasoning_content`` (DeepSeek, vLLM, SGLang, Qwen,
+    GLM) or as ``reasoning`` (OpenRouter, Ollama, newer vLLM, which for a while sent
+    both with the same text); :attr:`ChatCompletionChunk.reasoning` reads either.
+    """
 
     role: str | None = None
     content: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
     refusal: str | None = None
     function_call: FunctionCall | None = None
     tool_calls: list[ToolCall] | None = None
@@ -191,7 +273,7 @@ class ChunkChoice(_Response):
     index: int = 0
     delta: Delta = msgspec.field(default_factory=Delta)
     finish_reason: str | None = None
-    logprobs: Any = None
+    logprobs: ChoiceLogprobs | None = None
     message: Message | None = None
 
 
@@ -216,8 +298,21 @@ class ChatCompletionChunk(_Reply):
         for choice in self.choices:
             if choice.index == 0:
                 if choice.message is not None:
-                    return choice.message.content or ""
+                    return choice.message.text
                 return choice.delta.content or ""
+        return ""
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text this chunk adds to the first choice; ``""`` if none.
+
+        From ``reasoning_content`` or, when that is empty, ``reasoning``: never both,
+        as the servers that send both send the same text twice.
+        """
+        for choice in self.choices:
+            if choice.index == 0:
+                part = choice.delta if choice.message is None else choice.message
+                return part.reasoning_content or part.reasoning or ""
         return ""
 
 
@@ -230,7 +325,7 @@ class Choice(_Response):
     index: int = 0
     message: Message = msgspec.field(default_factory=lambda: Message(role="assistant"))
     finish_reason: str | None = None
-    logprobs: Any = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(_Reply):
@@ -245,7 +340,17 @@ class ChatCompletion(_Reply):
         """The text of the first choice (index 0); ``""`` if none."""
         for choice in self.choices:
             if choice.index == 0:
-                return choice.message.content or ""
+                return choice.message.text
+        return ""
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text of the first choice (``reasoning_content``, else
+        ``reasoning``); ``""`` if none."""
+        for choice in self.choices:
+            if choice.index == 0:
+                message = choice.message
+                return message.reasoning_content or message.reasoning or ""
         return ""
 
 
@@ -310,26 +415,48 @@ class ChatRequest(_Request):
 
     PurAI requires one of ``model`` and ``personality``. Every field left unset is
     left out of the JSON.
+
+    ``extra_body`` is not a field of the wire format: its keys are merged into the
+    JSON object at encoding, over the typed fields (its value wins where both give
+    one), for the fields a server takes that are not typed here (vLLM's ``top_k``,
+    OpenRouter's ``reasoning``, ...).
     """
 
     messages: list[Message] = []
     model: str | None = None
     stream: bool | None = None
-    # OpenAI's fields.
-    functions: list[FunctionDefinition] | None = None
-    function_call: str | dict[str, str] | None = None
-    tools: list[Tool] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    n: int | None = None
-    stop: str | list[str] | None = None
-    max_tokens: int | None = None
-    presence_penalty: float | None = None
+    # OpenAI's fields, in the order of its API reference.
+    audio: AudioOptions | None = None
     frequency_penalty: float | None = None
+    function_call: str | dict[str, str] | None = None
+    functions: list[FunctionDefinition] | None = None
     logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    max_completion_tokens: int | None = None
+    max_tokens: int | None = None
+    metadata: dict[str, str] | None = None
+    modalities: list[Literal["text", "audio"]] | None = None
+    n: int | None = None
+    parallel_tool_calls: bool | None = None
+    prediction: Prediction | None = None
+    presence_penalty: float | None = None
+    prompt_cache_key: str | None = None
+    reasoning_effort: ReasoningEffort | str | None = None
+    response_format: ResponseFormat | None = None
+    safety_identifier: str | None = None
+    seed: int | None = None
+    service_tier: str | None = None
+    stop: str | list[str] | None = None
+    store: bool | None = None
+    stream_options: StreamOptions | None = None
+    temperature: float | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    tools: list[Tool] | None = None
+    top_logprobs: int | None = None
+    top_p: float | None = None
     user: str | None = None
-    stream_options: dict[str, Any] | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    web_search_options: WebSearchOptions | None = None
     # PurAI's additions.
     personality: str | None = None
     disable_error_summarization: bool | None = msgspec.field(
@@ -341,3 +468,5 @@ class ChatRequest(_Request):
     )
     overwrite_on_error: bool | None = msgspec.field(default=None, name="overwriteOnError")
     fallbacks: list[str] | None = None
+    # Not sent as a field: merged into the body (see the class's docstring).
+    extra_body: dict[str, Any] | None = None

@@ -13,6 +13,7 @@ from purai_proto import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatRequest,
+    ChoiceLogprobs,
     ChunkChoice,
     ChunkDecoder,
     ChunkReceived,
@@ -21,10 +22,13 @@ from purai_proto import (
     Delta,
     ErrorReceived,
     FunctionCall,
+    LocalProtocolError,
     Message,
+    RemoteProtocolError,
     ResponseStarted,
     StreamAccumulator,
     StreamEnded,
+    TokenLogprob,
     ToolCall,
     Usage,
 )
@@ -352,3 +356,99 @@ def test_long_streams_keep_every_piece_in_order() -> None:
     call = completion.choices[0].message.function_call
     assert call is not None
     assert call.arguments == "".join(arguments)
+
+
+# --- reasoning, own types -----------------------------------------------------------
+
+
+def _delta_chunk(index: int = 0, **delta: Any) -> ChatCompletionChunk:
+    return ChatCompletionChunk(choices=[ChunkChoice(index=index, delta=Delta(**delta))])
+
+
+def test_reasoning_is_folded_per_choice_from_either_field() -> None:
+    chunks = [
+        _delta_chunk(reasoning_content="a"),
+        _delta_chunk(1, reasoning="x"),
+        # Newer vLLM sends the same text in both fields: taken once.
+        _delta_chunk(reasoning_content="b", reasoning="b"),
+        _delta_chunk(content="answer"),
+    ]
+    assert [c.reasoning for c in chunks] == ["a", "", "b", ""]
+    completion = StreamAccumulator(chunks).completion()
+    assert completion.reasoning == "ab"
+    assert [c.message.reasoning_content for c in completion.choices] == ["ab", "x"]
+    assert completion.choices[0].message.content == "answer"
+
+
+def test_a_whole_reply_gives_its_reasoning_under_either_name() -> None:
+    decoded = msgspec.json.decode(
+        b'{"choices":[{"message":{"role":"assistant","content":"4","reasoning":"2+2"}}]}',
+        type=ChatCompletion,
+    )
+    assert decoded.reasoning == "2+2"
+    assert ChatCompletion().reasoning == ""
+
+
+class FilteredCompletion(ChatCompletion):
+    checked: bool = False
+
+
+def test_the_completion_type_is_built() -> None:
+    accumulator = StreamAccumulator(
+        [_delta_chunk(content="hi")], completion_type=FilteredCompletion
+    )
+    completion = accumulator.completion()
+    assert type(completion) is FilteredCompletion
+    assert completion.text == "hi"
+    assert not completion.checked
+
+
+@pytest.mark.parametrize("bad", [Message, list, "ChatCompletion"])
+def test_a_completion_type_it_cannot_build_is_refused(bad: Any) -> None:
+    with pytest.raises(LocalProtocolError, match="completion_type"):
+        StreamAccumulator(completion_type=bad)
+
+
+def test_a_dict_that_is_no_chunk_is_a_remote_error() -> None:
+    accumulator = StreamAccumulator([{"choices": [{"index": 0, "delta": {"content": "a"}}]}])
+    assert accumulator.completion().text == "a"
+    with pytest.raises(RemoteProtocolError, match="ChatCompletionChunk"):
+        accumulator.add({"choices": "none"})
+
+
+def test_tool_calls_without_index_split_on_a_new_name_or_id() -> None:
+    def call(**fields: Any) -> ChatCompletionChunk:
+        return _delta_chunk(tool_calls=[ToolCall(**fields)])
+
+    chunks = [
+        call(id="a", function=FunctionCall(name="f", arguments='{"x"')),
+        call(function=FunctionCall(arguments=": 1}")),  # continues the last
+        call(function=FunctionCall(name="g", arguments="{}")),  # a second name: new
+        call(id="c", function=FunctionCall(arguments="[]")),  # a new id: new
+    ]
+    calls = StreamAccumulator(chunks).completion().choices[0].message.tool_calls or []
+    assert [(c.id, c.function.name, c.function.arguments) for c in calls if c.function] == [
+        ("a", "f", '{"x": 1}'),
+        (None, "g", "{}"),
+        ("c", None, "[]"),
+    ]
+
+
+def test_logprobs_are_joined_and_a_reply_so_far_stays_as_it_was() -> None:
+    def chunk(token: str) -> ChatCompletionChunk:
+        logprobs = ChoiceLogprobs(content=[TokenLogprob(token=token, logprob=-1.0)])
+        return ChatCompletionChunk(
+            choices=[ChunkChoice(delta=Delta(content=token), logprobs=logprobs)]
+        )
+
+    accumulator = StreamAccumulator([chunk("a")])
+    so_far = accumulator.completion()
+    accumulator.add(chunk("b"))
+
+    def tokens(completion: ChatCompletion) -> list[str]:
+        logprobs = completion.choices[0].logprobs
+        assert logprobs is not None
+        return [t.token for t in logprobs.content or []]
+
+    assert tokens(so_far) == ["a"]
+    assert tokens(accumulator.completion()) == ["a", "b"]

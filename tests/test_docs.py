@@ -23,4 +23,6 @@ def examples() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("where", "code"), examples(), ids=[w for w, _ in examples()])
 def test_example_runs(where: str, code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # examples name files relative to the checkout
-    exec(compile(code, where, "exec"), {"__name__": "__example__"})
+    # dont_inherit: run as a file of its own would, without this module's
+    # "from __future__ import annotations" (a Struct's annotations must resolve).
+    exec(compile(code, where, "exec", dont_inherit=True), {"__name__": "__example__"})

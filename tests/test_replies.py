@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from purai_proto import ChatRequest, ErrorBody, ErrorDetail, LocalProtocolError, Message
+from purai_proto import (
+    ChatRequest,
+    ErrorBody,
+    ErrorDetail,
+    LocalProtocolError,
+    Message,
+    StreamOptions,
+)
 from purai_transports.server._replies import (
     CACHE_MESSAGE,
     PURAI_COMPLETION_ID,
@@ -93,7 +100,7 @@ def test_purai_chunks() -> None:
 
 
 def test_openai_chunks_with_usage() -> None:
-    request = _ask("hi", model="m", stream_options={"include_usage": True})
+    request = _ask("hi", model="m", stream_options=StreamOptions(include_usage=True))
     chunks = stream_chunks(request, "hello", dialect="openai")
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-2].choices[0].finish_reason == "stop"

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 
@@ -23,16 +25,21 @@ from .._models import ChatRequest
 __all__ = [
     "DEFAULT_PATH",
     "HeadersArg",
+    "QueryArg",
     "check_headers",
     "check_host",
     "check_request",
+    "encode_body",
     "request_head_and_body",
+    "target_with_query",
 ]
 
 #: The path ``send_request`` posts to when given none: PurAI's OpenAI-model endpoint.
 DEFAULT_PATH = "/openai/chat/completions"
 
 HeadersArg = Mapping[str, str | bytes] | Iterable[tuple[str | bytes, str | bytes]]
+QueryArg = Mapping[str, Any] | Iterable[tuple[str, Any]]
+"""Query parameters: a mapping, or ``(name, value)`` pairs."""
 
 _ENCODER = msgspec.json.Encoder()
 # CR and LF end a line (RFC 9112, section 2.2), and no control character but HTAB may
@@ -196,6 +203,49 @@ def _bad_value(value: object, where: str) -> str | None:
     return None
 
 
+def encode_body(request: object) -> bytes:
+    """The JSON body of ``request``, with its ``extra_body`` merged in.
+
+    ``extra_body`` is a field of :class:`~purai_proto.ChatRequest` only so that it
+    travels with the request; on the wire its keys join the others, and win where
+    both have one. A request without it is encoded straight from the Struct, as fast
+    as msgspec goes: the merge costs only the requests that use it.
+
+    Raises:
+        LocalProtocolError: A value msgspec cannot encode.
+    """
+    try:
+        extra = getattr(request, "extra_body", None)
+        if extra is None:
+            return _ENCODER.encode(request)
+        if not isinstance(extra, Mapping):
+            raise LocalProtocolError(f"extra_body must be a mapping, not {type(extra).__name__}")
+        assert isinstance(request, msgspec.Struct)
+        typed = msgspec.structs.replace(request, extra_body=None)
+        if not extra:
+            return _ENCODER.encode(typed)
+        body = msgspec.to_builtins(typed)
+        body.update(extra)
+        return _ENCODER.encode(body)
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        raise LocalProtocolError(f"cannot encode the request: {exc}") from None
+
+
+def target_with_query(path: str, query: QueryArg | None) -> str:
+    """``path`` with the query parameters ``query`` appended, percent-encoded.
+
+    A value that is a list or tuple gives the parameter once per item.
+    """
+    if not query:
+        return path
+    try:
+        pairs = query.items() if isinstance(query, Mapping) else query
+        encoded = urlencode(list(pairs), doseq=True)
+    except TypeError as exc:
+        raise LocalProtocolError(f"invalid query parameters: {exc}") from None
+    return f"{path}{'&' if '?' in path else '?'}{encoded}"
+
+
 def check_host(host: str) -> bytes:
     """The ``Host`` value for ``host``, checked.
 
@@ -223,6 +273,7 @@ def request_head_and_body(
     api_key: str | None,
     headers: HeadersArg | None,
     user_agent: bytes,
+    query: QueryArg | None = None,
 ) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]:
     """The target, header fields and body of ``POST path``.
 
@@ -233,6 +284,7 @@ def request_head_and_body(
         api_key: Sent as ``Authorization: Bearer <api_key>`` when given.
         headers: Extra header fields; one with the name of a default field replaces it.
         user_agent: The default ``User-Agent`` value.
+        query: Query parameters appended to ``path``, percent-encoded.
 
     Returns:
         ``(target, fields, body)``.
@@ -243,16 +295,13 @@ def request_head_and_body(
             framing header (``Content-Length``, ``Transfer-Encoding``) among
             ``headers``, a bad path, or a request msgspec cannot encode.
     """
-    target = _ascii(path, "the path")
+    target = _ascii(target_with_query(path, query), "the path")
     if not _PATH.fullmatch(target):
         raise LocalProtocolError(
             f"the path must start with '/' and hold no spaces or control characters: {path!r}"
         )
     check_request(request)
-    try:
-        body = _ENCODER.encode(request)
-    except (TypeError, ValueError, msgspec.EncodeError) as exc:
-        raise LocalProtocolError(f"cannot encode the request: {exc}") from None
+    body = encode_body(request)
     streamed = getattr(request, "stream", None) is True
     fields: dict[bytes, tuple[bytes, bytes]] = {
         b"host": (b"Host", host),

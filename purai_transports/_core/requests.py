@@ -29,7 +29,10 @@ def build_request(
     """A ChatRequest from a request and/or keyword fields (messages may be dicts)."""
     unknown = sorted(set(fields) - set(_FIELDS))
     if unknown:
-        raise LocalProtocolError(f"unknown request field(s): {', '.join(unknown)}")
+        raise LocalProtocolError(
+            f"unknown request field(s): {', '.join(unknown)}; a field this library does "
+            f"not know goes in extra_body, e.g. extra_body={{{unknown[0]!r}: ...}}"
+        )
     if "messages" in fields:
         messages = fields["messages"]
         if not isinstance(messages, (list, tuple)):

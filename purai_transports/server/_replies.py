@@ -163,7 +163,7 @@ def _count_tokens(text: str) -> int:
 
 
 def _usage(request: ChatRequest, text: str) -> Usage:
-    prompt = sum(_count_tokens(m.content) for m in request.messages if m.content)
+    prompt = sum(_count_tokens(m.text) for m in request.messages)
     completion = _count_tokens(text)
     return Usage(
         prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
@@ -240,7 +240,8 @@ def stream_chunks(
     chunks = [chunk(Delta(role="assistant", content=""))]
     chunks.extend(chunk(Delta(content=piece)) for piece in pieces)
     chunks.append(chunk(Delta(), "stop"))
-    if (request.stream_options or {}).get("include_usage") is True:
+    options = request.stream_options
+    if options is not None and options.include_usage is True:
         chunks.append(
             ChatCompletionChunk(
                 id=chunk_id,
