@@ -80,6 +80,8 @@ class ReplyPrinter:
 
     def _write(self, text: str) -> None:
         if text:
+            # Noted first: a Ctrl-C right after the write must still find the line
+            # begun, or end() would leave the prompt after the reply's last word.
+            self._at_line_start = text.endswith("\n")
             self._out.write(text)
             self._out.flush()
-            self._at_line_start = text.endswith("\n")
