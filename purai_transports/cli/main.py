@@ -37,24 +37,32 @@ def _decode(args: argparse.Namespace) -> int:
     decoder = ChunkDecoder(type_, framing=args.framing)
     stream: BinaryIO = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     out = sys.stdout
-    with stream:
-        while True:
-            data = stream.read(_READ_SIZE)
-            values = decoder.feed(data) if data else decoder.close()
-            for value in values:
-                if isinstance(value, ErrorBody):
-                    out.flush()
-                    print(f"purai: the stream carried an error: {value.summary}", file=sys.stderr)
-                    return 1
-                if args.json:
-                    out.write(msgspec.json.encode(value).decode() + "\n")
-                else:
-                    out.write(value.text)
-            if not data:
-                break
-    if not args.json:
-        out.write("\n")
+    try:
+        with stream:
+            while True:
+                data = stream.read(_READ_SIZE)
+                values = decoder.feed(data) if data else decoder.close()
+                for value in values:
+                    if isinstance(value, ErrorBody):
+                        raise _StreamCarriedError(value.summary)
+                    if args.json:
+                        out.write(msgspec.json.encode(value).decode() + "\n")
+                    else:
+                        out.write(value.text)
+                if not data:
+                    break
+    except _StreamCarriedError as exc:
+        print(f"purai: the stream carried an error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.json:
+            out.write("\n")  # a fresh line, however the body ended
+        out.flush()
     return 0
+
+
+class _StreamCarriedError(Exception):
+    """An error object inside the decoded body (its summary)."""
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -199,7 +207,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=typing.get_args(Framing),
         help="how the values are laid out (default: tell from the first bytes)",
     )
-    decode.add_argument("--json", action="store_true", help="print each object as a JSON line")
+    decode.add_argument(
+        "--json",
+        action="store_true",
+        help="print each object as a JSON line: decoded as plain JSON (every field kept) "
+        "and encoded again, compact",
+    )
     decode.set_defaults(run=_decode, parser=decode)
     _add_serve_parser(commands)
     add_chat_parser(commands)
