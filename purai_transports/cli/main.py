@@ -37,26 +37,28 @@ def _decode(args: argparse.Namespace) -> int:
     decoder = ChunkDecoder(type_, framing=args.framing)
     stream: BinaryIO = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     out = sys.stdout
+    ended = False  # True once the whole body is decoded
+    line_begun = False  # text written on a line not yet ended
     try:
         with stream:
-            while True:
+            while not ended:
                 data = stream.read(_READ_SIZE)
-                values = decoder.feed(data) if data else decoder.close()
-                for value in values:
+                for value in decoder.feed(data) if data else decoder.close():
                     if isinstance(value, ErrorBody):
                         raise _StreamCarriedError(value.summary)
                     if args.json:
                         out.write(msgspec.json.encode(value).decode() + "\n")
-                    else:
+                    elif value.text:
+                        line_begun = True
                         out.write(value.text)
-                if not data:
-                    break
+                ended = not data
     except _StreamCarriedError as exc:
         print(f"purai: the stream carried an error: {exc}", file=sys.stderr)
         return 1
     finally:
-        if not args.json:
-            out.write("\n")  # a fresh line, however the body ended
+        # The text ends with a line end, and so does a part of it cut by an error.
+        if not args.json and (ended or line_begun):
+            out.write("\n")
         out.flush()
     return 0
 
@@ -234,7 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.run(args, rest))
         return int(args.run(args))
     except UsageError as exc:
-        command_parser.error(str(exc))
+        # As argparse reports its own errors, but returned rather than exited.
+        command_parser.print_usage(sys.stderr)
+        print(f"{command_parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     except PuraiError as exc:
         print(f"purai: {exc}", file=sys.stderr)
         return 1
