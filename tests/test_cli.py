@@ -14,6 +14,7 @@ import pytest
 
 from purai_transports.server import BackgroundServer, ServerConfig
 from tests.processes import purai_serve
+from tests.servers import ScriptedServer, streamed_reply
 
 SEED = Path(__file__).parent / "data" / "seed-stream.json"
 QUESTION = "who are you? answer with 3 words"
@@ -98,7 +99,8 @@ def test_chat_server_error_is_one_line() -> None:
     with BackgroundServer(ServerConfig(quiet=True, error_after=2)) as failing:
         result = purai("chat", QUESTION, "--base-url", failing.base_url)
     assert result.returncode == 1
-    assert result.stdout == "AI language model."[:10]  # the two chunks before the error
+    # The two chunks before the error, and a fresh line for the shell's prompt.
+    assert result.stdout == "AI language model."[:10] + "\n"
     assert result.stderr.startswith("purai: error inside the stream:")
     assert "Traceback" not in result.stderr
 
@@ -107,6 +109,98 @@ def test_chat_without_a_prompt() -> None:
     result = purai("chat", stdin="  \n")
     assert result.returncode == 2
     assert "no prompt" in result.stderr
+
+
+def test_version() -> None:
+    from purai_proto import __version__
+
+    result = purai("--version")
+    assert (result.returncode, result.stdout) == (0, f"purai {__version__}\n")
+
+
+def test_chat_sends_the_options_as_request_fields_and_headers() -> None:
+    with ScriptedServer(streamed_reply(["Hi."])) as recording:
+        result = purai(
+            "chat", "--temperature", "0.2", "hello", "-m", "my-model", "-s", "be brief",
+            "--max-tokens", "7", "-H", "X-Trace: 1", "--header", "X-Other:two",
+            "--base-url", recording.base_url,
+        )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, "Hi.\n"), result.stderr
+    [seen] = recording.seen
+    body = json.loads(seen.body)
+    assert body["model"] == "my-model"
+    assert (body["temperature"], body["max_tokens"]) == (0.2, 7)
+    assert body["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hello"},
+    ]
+    assert (seen.headers["x-trace"], seen.headers["x-other"]) == ("1", "two")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timeout", "0", "hi"], "--timeout must be a positive number of seconds, not 0.0"),
+        (["-t", "-1", "hi"], "--temperature must be 0 or more, not -1.0"),
+        (["-t", "nan", "hi"], "--temperature must be 0 or more, not nan"),
+        (["--max-tokens", "0", "hi"], "--max-tokens must be 1 or more, not 0"),
+        (["-H", "no colon", "hi"], "--header must be 'Name: value', not 'no colon'"),
+        (["--temperature", "0.2", "hi", "--bogus"], "unrecognized arguments: --bogus"),
+        (["-t", "warm", "hi"], "argument -t/--temperature: invalid float value: 'warm'"),
+    ],
+)
+def test_chat_option_errors_name_the_option_before_anything_starts(
+    args: list[str], message: str
+) -> None:
+    result = purai("chat", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: purai chat ")  # the subcommand's own usage
+    assert result.stderr.endswith(f"purai chat: error: {message}\n")
+    assert "stand-in server" not in result.stderr  # refused before it started
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "--port must be 0 to 65535, not 70000"),
+        (["--delay", "-1"], "--delay must be 0 or more seconds, not -1.0"),
+        (["--chunk-size", "0"], "--chunk-size must be at least 1, not 0"),
+        (["--fail-status", "200"], "--fail-status must be 400 to 599, not 200"),
+        (["--stall-after", "-2"], "--stall-after must not be negative, not -2"),
+        (["--reply", "a", "--reply-file", "b"], "argument --reply-file: not allowed with"),
+    ],
+)
+def test_serve_option_errors_name_the_option(args: list[str], message: str) -> None:
+    result = purai("serve", "--port", "0", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: purai serve ")
+    assert f"purai serve: error: {message}" in result.stderr
+    assert "serving" not in result.stderr
+
+
+def test_serve_reply_file_that_is_not_utf8(tmp_path: Path) -> None:
+    file = tmp_path / "reply.txt"
+    file.write_bytes(b"\xff")
+    result = purai("serve", "--port", "0", "--reply-file", str(file))
+    assert result.returncode == 2
+    assert f"--reply-file {file} is not UTF-8 text" in result.stderr
+
+
+def test_serve_reply_file_keeps_its_bytes(tmp_path: Path) -> None:
+    file = tmp_path / "reply.txt"
+    file.write_bytes("one\r\ntwo\n\u00e9".encode())
+    with purai_serve("--quiet", "--reply-file", str(file)) as (url, _):
+        result = purai("chat", "--json", "hi", "--base-url", url)
+    chunks = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == "one\r\ntwo\n\u00e9"
+
+
+def test_serve_names_the_address_it_cannot_listen_on() -> None:
+    with purai_serve("--quiet") as (url, _):
+        port = url.rpartition(":")[2]
+        result = purai("serve", "--port", port)
+    assert result.returncode == 1
+    assert result.stderr == f"purai: Address already in use: 127.0.0.1:{port}\n"
 
 
 def test_decode_prints_the_text_and_the_objects() -> None:

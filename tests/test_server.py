@@ -707,7 +707,7 @@ def test_background_server_reports_a_busy_port() -> None:
 
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["serve", "--fail-status", "200", "--quiet"]) == 2
-    assert "fail_status" in capsys.readouterr().err
+    assert "--fail-status must be 400 to 599" in capsys.readouterr().err
 
 
 def test_cli_reports_startup_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

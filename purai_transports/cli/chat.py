@@ -1,7 +1,9 @@
 """``purai chat``: stream a reply to the terminal, with any of the three clients.
 
-With no base URL it starts the stand-in server in this process, on a free loopback
-port, so that it works on a fresh machine with no account.
+With a prompt (as an argument, or piped to standard input) it asks once; on a
+terminal with no prompt it holds a conversation (:mod:`.conversation`). With no base
+URL it starts the stand-in server in this process, on a free loopback port, so that
+it works on a fresh machine with no account.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any, TextIO
-
-import msgspec
-
-from purai_proto import ChatCompletion, ChatCompletionChunk
+from typing import Any
 
 from .._core.paths import DEFAULT_PATH
 from .._core.settings import Timeout
+from .conversation import converse
+from .options import UsageError, check_at_least, check_seconds, headers_from
+from .printer import ReplyPrinter
+from .sessions import open_session
 
 __all__ = ["add_chat_parser"]
 
@@ -28,11 +30,17 @@ DEFAULT_MODEL = "gpt-3.5-turbo"
 def add_chat_parser(commands: Any) -> None:
     chat = commands.add_parser(
         "chat",
-        help="send a prompt and print the reply as it streams",
-        description="Send a prompt and print the reply as it streams. With no base URL, "
-        "talk to the built-in stand-in server, started on a free loopback port.",
+        help="send a prompt and print the reply as it streams, or hold a conversation",
+        description="Send a prompt and print the reply as it streams. With no prompt on a "
+        "terminal, hold a conversation: each question is sent with the conversation so far; "
+        "/reset starts over, /exit or Ctrl-D ends it, Ctrl-C stops a reply. With no base "
+        "URL, talk to the built-in stand-in server, started on a free loopback port.",
     )
-    chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
+    chat.add_argument(
+        "prompt",
+        nargs="?",
+        help="the prompt (default: standard input; on a terminal, a conversation)",
+    )
     chat.add_argument(
         "--base-url",
         default=os.environ.get("PURAI_BASE_URL"),
@@ -41,7 +49,20 @@ def add_chat_parser(commands: Any) -> None:
     )
     chat.add_argument("--api-key", default=None, help="the API key (default: $PURAI_API_KEY)")
     chat.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"the model (default: {DEFAULT_MODEL})"
+        "-m", "--model", default=DEFAULT_MODEL, help=f"the model (default: {DEFAULT_MODEL})"
+    )
+    chat.add_argument("-s", "--system", help="the system prompt, sent before the conversation")
+    chat.add_argument(
+        "-t", "--temperature", type=float, help="sampling temperature (default: the server's)"
+    )
+    chat.add_argument("--max-tokens", type=int, metavar="N", help="the most tokens in a reply")
+    chat.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a header field to send with each request (repeatable)",
     )
     chat.add_argument(
         "--path",
@@ -56,35 +77,67 @@ def add_chat_parser(commands: Any) -> None:
         help="the client to use (default: blocking)",
     )
     chat.add_argument("--no-stream", action="store_true", help="ask for one whole reply")
-    chat.add_argument("--json", action="store_true", help="print the raw chunks as JSON lines")
     chat.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds to wait for the server (default: 60)"
+        "--json",
+        action="store_true",
+        help="print each decoded chunk (or the whole reply) as a JSON line, encoded "
+        "again from the fields purai knows",
     )
-    chat.set_defaults(run=run_chat)
+    chat.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds to wait for the server (default: 60)",
+    )
+    chat.set_defaults(run=run_chat, parser=chat)
+
+
+def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The request's fields other than its messages, every option checked."""
+    check_at_least("--temperature", args.temperature, 0)
+    check_at_least("--max-tokens", args.max_tokens, 1)
+    fields: dict[str, Any] = {"model": args.model}
+    if args.temperature is not None:
+        fields["temperature"] = args.temperature
+    if args.max_tokens is not None:
+        fields["max_tokens"] = args.max_tokens
+    return fields
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
-    if not prompt.strip():
-        print("purai: no prompt given (as an argument or on standard input)", file=sys.stderr)
-        return 2
-    fields: dict[str, Any] = {
-        "model": args.model,
-        "messages": [{"role": "user", "content": prompt}],
+    # Every option is checked before the server starts or anything is read.
+    fields = _request_fields(args)
+    options: dict[str, Any] = {
+        "api_key": args.api_key,
+        "timeout": Timeout.of(check_seconds("--timeout", args.timeout)),
+        "headers": headers_from("--header", args.header),
     }
-    with _server_unless(args.base_url) as base_url:
-        options: dict[str, Any] = {
-            "api_key": args.api_key,
-            "timeout": Timeout.of(args.timeout),
-        }
-        printer = _Printer(sys.stdout, as_json=args.json)
-        if args.transport == "blocking":
-            _chat_blocking(base_url, options, args, fields, printer)
-        else:
-            import anyio
+    conversation = args.prompt is None and sys.stdin.isatty()
+    prompt = "" if conversation else args.prompt
+    if prompt is None:
+        prompt = sys.stdin.read()
+    if not conversation and not prompt.strip():
+        raise UsageError("no prompt given (as an argument or on standard input)")
 
-            anyio.run(_chat_async, base_url, options, args, fields, printer, backend=args.transport)
-        printer.end()
+    def new_printer() -> ReplyPrinter:
+        return ReplyPrinter(sys.stdout, as_json=args.json)
+
+    with (
+        _server_unless(args.base_url) as base_url,
+        open_session(
+            args.transport, base_url, options, path=args.path, stream=not args.no_stream
+        ) as session,
+    ):
+        if conversation:
+            return converse(session, fields, new_printer, system=args.system)
+        messages = [{"role": "system", "content": args.system}] if args.system else []
+        messages.append({"role": "user", "content": prompt})
+        printer = new_printer()
+        try:
+            session.reply({**fields, "messages": messages}, printer)
+        finally:
+            printer.end()  # a fresh line, even after an error or Ctrl-C
     return 0
 
 
@@ -102,71 +155,3 @@ def _server_unless(base_url: str | None) -> Iterator[str]:
             file=sys.stderr,
         )
         yield server.base_url
-
-
-class _Printer:
-    """Writes text as it arrives (flushed, so it appears as it streams), or JSON lines."""
-
-    def __init__(self, out: TextIO, *, as_json: bool) -> None:
-        self._out = out
-        self._json = as_json
-        self._wrote_text = False
-
-    def chunk(self, chunk: ChatCompletionChunk) -> None:
-        if self._json:
-            self._out.write(msgspec.json.encode(chunk).decode() + "\n")
-        else:
-            self._out.write(chunk.text)
-            self._wrote_text = True
-        self._out.flush()
-
-    def completion(self, completion: ChatCompletion) -> None:
-        if self._json:
-            self._out.write(msgspec.json.encode(completion).decode() + "\n")
-        else:
-            self._out.write(completion.text)
-            self._wrote_text = True
-
-    def end(self) -> None:
-        if self._wrote_text:
-            self._out.write("\n")
-        self._out.flush()
-
-
-def _chat_blocking(
-    base_url: str,
-    options: dict[str, Any],
-    args: argparse.Namespace,
-    fields: dict[str, Any],
-    printer: _Printer,
-) -> None:
-    from ..blocking import Client
-
-    with Client(base_url, **options) as client:
-        if args.no_stream:
-            printer.completion(client.complete(path=args.path, **fields))
-            return
-        with client.stream(path=args.path, **fields) as stream:
-            for chunk in stream:
-                printer.chunk(chunk)
-
-
-async def _chat_async(
-    base_url: str,
-    options: dict[str, Any],
-    args: argparse.Namespace,
-    fields: dict[str, Any],
-    printer: _Printer,
-) -> None:
-    client_class: Any
-    if args.transport == "trio":
-        from ..trio import TrioClient as client_class
-    else:
-        from ..anyio import AsyncClient as client_class
-    async with client_class(base_url, **options) as client:
-        if args.no_stream:
-            printer.completion(await client.complete(path=args.path, **fields))
-            return
-        async with client.stream(path=args.path, **fields) as stream:
-            async for chunk in stream:
-                printer.chunk(chunk)

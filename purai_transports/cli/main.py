@@ -13,10 +13,18 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 
-from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, Framing, PuraiError
+from purai_proto import (
+    ChatCompletionChunk,
+    ChunkDecoder,
+    ErrorBody,
+    Framing,
+    PuraiError,
+    __version__,
+)
 
 from .bench import add_bench_parser
 from .chat import add_chat_parser
+from .options import UsageError
 
 if TYPE_CHECKING:
     from ..server import ServerConfig
@@ -29,24 +37,34 @@ def _decode(args: argparse.Namespace) -> int:
     decoder = ChunkDecoder(type_, framing=args.framing)
     stream: BinaryIO = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     out = sys.stdout
-    with stream:
-        while True:
-            data = stream.read(_READ_SIZE)
-            values = decoder.feed(data) if data else decoder.close()
-            for value in values:
-                if isinstance(value, ErrorBody):
-                    out.flush()
-                    print(f"purai: the stream carried an error: {value.summary}", file=sys.stderr)
-                    return 1
-                if args.json:
-                    out.write(msgspec.json.encode(value).decode() + "\n")
-                else:
-                    out.write(value.text)
-            if not data:
-                break
-    if not args.json:
-        out.write("\n")
+    ended = False  # True once the whole body is decoded
+    line_begun = False  # text written on a line not yet ended
+    try:
+        with stream:
+            while not ended:
+                data = stream.read(_READ_SIZE)
+                for value in decoder.feed(data) if data else decoder.close():
+                    if isinstance(value, ErrorBody):
+                        raise _StreamCarriedError(value.summary)
+                    if args.json:
+                        out.write(msgspec.json.encode(value).decode() + "\n")
+                    elif value.text:
+                        line_begun = True
+                        out.write(value.text)
+                ended = not data
+    except _StreamCarriedError as exc:
+        print(f"purai: the stream carried an error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        # The text ends with a line end, and so does a part of it cut by an error.
+        if not args.json and (ended or line_begun):
+            out.write("\n")
+        out.flush()
     return 0
+
+
+class _StreamCarriedError(Exception):
+    """An error object inside the decoded body (its summary)."""
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -54,7 +72,10 @@ def _serve(args: argparse.Namespace) -> int:
     import anyio
 
     from ..server import ServerConfig
+    from ..server._server import InvalidSetting
 
+    # Everything is checked, and the reply file read, before the server starts.
+    reply = args.reply if args.reply_file is None else _read_reply(args.reply_file)
     try:
         config = ServerConfig(
             host=args.host,
@@ -64,27 +85,31 @@ def _serve(args: argparse.Namespace) -> int:
             gzip=args.gzip,
             ndjson=args.ndjson,
             api_key=args.api_key,
-            reply=args.reply,
-            reply_file=args.reply_file,
+            reply=reply,
             fail_status=args.fail_status,
             error_after=args.error_after,
             cut_after=args.cut_after,
             stall_after=args.stall_after,
             quiet=args.quiet,
         )
-    except ValueError as exc:
-        print(f"purai: {exc}", file=sys.stderr)
-        return 2
+    except InvalidSetting as exc:
+        # ServerConfig's fields are the options' names with - for _.
+        raise UsageError(f"--{exc.setting.replace('_', '-')} {exc.problem}") from None
+    return int(anyio.run(_serve_until_signalled, config, backend=args.backend))
+
+
+def _read_reply(path: str) -> str:
+    # Bytes, decoded: text mode would turn the file's CRLF into LF.
+    with open(path, "rb") as file:
+        data = file.read()
     try:
-        anyio.run(_serve_until_signalled, config, backend=args.backend)
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        print(f"purai: {args.reply_file} is not UTF-8 text ({exc.reason})", file=sys.stderr)
-        return 1
-    return 0
+        raise UsageError(f"--reply-file {path} is not UTF-8 text ({exc.reason})") from None
 
 
-async def _serve_until_signalled(config: ServerConfig) -> None:
-    """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly."""
+async def _serve_until_signalled(config: ServerConfig) -> int:
+    """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly; the exit status."""
     import anyio
 
     from ..server import serve, server_url
@@ -103,8 +128,8 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
             try:
                 host, port = await tg.start(serve, config)
             except (OSError, ValueError) as exc:
-                # Caught here and raised below, so that it is not wrapped in the task
-                # group's exception group and main() can report it in one line.
+                # Kept for below, outside the task group, whose exception group would
+                # wrap it, so that it is reported in one line.
                 failure = exc
             else:
                 print(f"purai: serving on {server_url(host, port)}", file=sys.stderr, flush=True)
@@ -115,8 +140,12 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
                         break
         tg.cancel_scope.cancel()
     if failure is not None:
-        raise failure
+        reason = failure.strerror if isinstance(failure, OSError) else None
+        address = server_url(config.host, config.port).removeprefix("http://")
+        print(f"purai: {reason or failure}: {address}", file=sys.stderr)
+        return 1
     print("purai: stopped", file=sys.stderr, flush=True)
+    return 0
 
 
 def _add_serve_parser(commands: Any) -> None:
@@ -130,13 +159,18 @@ def _add_serve_parser(commands: Any) -> None:
     serve.add_argument(
         "--port", type=int, default=8000, help="port to listen on; 0 picks a free one"
     )
-    serve.add_argument("--delay", type=float, default=0.0, help="seconds before each chunk")
+    serve.add_argument(
+        "--delay", type=float, default=0.0, metavar="SECONDS", help="seconds before each chunk"
+    )
     serve.add_argument("--chunk-size", type=int, default=5, help="characters per chunk")
     serve.add_argument("--gzip", action="store_true", help="compress replies when allowed")
     serve.add_argument("--ndjson", action="store_true", help="stream PurAI's routes as NDJSON")
     serve.add_argument("--api-key", help="require 'Authorization: Bearer KEY'")
-    serve.add_argument("--reply", help="the text of every reply")
-    serve.add_argument("--reply-file", help="a UTF-8 file whose text is every reply")
+    replies = serve.add_mutually_exclusive_group()
+    replies.add_argument("--reply", help="the text of every reply")
+    replies.add_argument(
+        "--reply-file", help="a UTF-8 file whose text, byte for byte, is every reply"
+    )
     serve.add_argument(
         "--fail-status", type=int, help="answer chat requests with this status (400-599)"
     )
@@ -156,11 +190,14 @@ def _add_serve_parser(commands: Any) -> None:
     serve.add_argument(
         "--backend", default="asyncio", choices=["asyncio", "trio"], help="the event loop"
     )
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=_serve, parser=serve)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="purai", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="purai", description="purai: streamed chat completions from the command line."
+    )
+    parser.add_argument("--version", action="version", version=f"purai {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     decode = commands.add_parser(
         "decode", help="decode a captured response body and print its text or its objects"
@@ -172,8 +209,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=typing.get_args(Framing),
         help="how the values are laid out (default: tell from the first bytes)",
     )
-    decode.add_argument("--json", action="store_true", help="print each object as a JSON line")
-    decode.set_defaults(run=_decode)
+    decode.add_argument(
+        "--json",
+        action="store_true",
+        help="print each object as a JSON line: decoded as plain JSON (every field kept) "
+        "and encoded again, compact",
+    )
+    decode.set_defaults(run=_decode, parser=decode)
     _add_serve_parser(commands)
     add_chat_parser(commands)
     add_bench_parser(commands)
@@ -184,19 +226,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and not getattr(args, "passes_options_on", False):
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    passes_options_on = getattr(args, "passes_options_on", False)
+    # A subcommand reports its own mistakes, with its own usage.
+    command_parser: argparse.ArgumentParser = getattr(args, "parser", parser)
+    if rest and not passes_options_on:
+        command_parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        if getattr(args, "passes_options_on", False):
+        if passes_options_on:
             return int(args.run(args, rest))
         return int(args.run(args))
+    except UsageError as exc:
+        # As argparse reports its own errors, but returned rather than exited.
+        command_parser.print_usage(sys.stderr)
+        print(f"{command_parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     except PuraiError as exc:
         print(f"purai: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(
-            f"purai: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", file=sys.stderr
-        )
+        reason = exc.strerror or str(exc)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"purai: {reason}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -39,6 +39,7 @@ import functools
 import gzip as gzip_module
 import hmac
 import ipaddress
+import math
 import os
 import sys
 import time
@@ -99,7 +100,8 @@ class ServerConfig:
         api_key: When set, every request needs ``Authorization: Bearer <api_key>``
             and gets 401 without it.
         reply: The text of every reply, instead of one derived from the prompt.
-        reply_file: A UTF-8 file whose text is every reply, read once at start.
+        reply_file: A UTF-8 file whose text is every reply, read once at start,
+            byte for byte (line endings as they are).
         fail_status: Answer every chat request with this status (400 to 599) and an
             error body; 429 and 503 come with ``Retry-After: 1``.
         error_after: Stream this many chunks, then an error object
@@ -132,21 +134,38 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be 0 to 65535, not {self.port}")
-        if self.delay < 0:
-            raise ValueError(f"delay must not be negative, not {self.delay}")
+            raise InvalidSetting("port", f"must be 0 to 65535, not {self.port}")
+        if not (self.delay >= 0 and math.isfinite(self.delay)):
+            raise InvalidSetting("delay", f"must be 0 or more seconds, not {self.delay}")
         if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, not {self.chunk_size}")
+            raise InvalidSetting("chunk_size", f"must be at least 1, not {self.chunk_size}")
         if self.reply is not None and self.reply_file is not None:
             raise ValueError("give reply or reply_file, not both")
         if self.fail_status is not None and not 400 <= self.fail_status <= 599:
-            raise ValueError(f"fail_status must be 400 to 599, not {self.fail_status}")
+            raise InvalidSetting("fail_status", f"must be 400 to 599, not {self.fail_status}")
         for name in ("error_after", "cut_after", "stall_after"):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise ValueError(f"{name} must not be negative, not {value}")
-        if self.max_head_size < 1 or self.max_body_size < 0:
-            raise ValueError("max_head_size must be positive and max_body_size not negative")
+                raise InvalidSetting(name, f"must not be negative, not {value}")
+        if self.max_head_size < 1:
+            raise InvalidSetting("max_head_size", f"must be positive, not {self.max_head_size}")
+        if self.max_body_size < 0:
+            raise InvalidSetting("max_body_size", f"must not be negative, not {self.max_body_size}")
+
+
+class InvalidSetting(ValueError):
+    """A :class:`ServerConfig` value out of range, naming the setting, so that the
+    command line can say which of its options was wrong.
+
+    Attributes:
+        setting: The field of :class:`ServerConfig`, e.g. ``"chunk_size"``.
+        problem: What is wrong with its value, e.g. ``"must be at least 1, not 0"``.
+    """
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting} {problem}")
+        self.setting = setting
+        self.problem = problem
 
 
 # --- one request ----------------------------------------------------------------------
@@ -500,11 +519,14 @@ async def serve(
 
     Raises:
         OSError: The address cannot be listened on, or ``reply_file`` cannot be read.
+        UnicodeDecodeError: ``reply_file`` is not UTF-8.
     """
     config = config or ServerConfig()
     fixed_reply = config.reply
     if config.reply_file is not None:
-        fixed_reply = await anyio.Path(config.reply_file).read_text(encoding="utf-8")
+        # Read as bytes: text mode would turn CRLF into LF, and the reply is the
+        # file's text exactly as it is.
+        fixed_reply = (await anyio.Path(config.reply_file).read_bytes()).decode("utf-8")
     listener = await anyio.create_tcp_listener(
         local_host=config.host or None, local_port=config.port
     )
