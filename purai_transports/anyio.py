@@ -15,7 +15,7 @@ The client logic is in :mod:`purai_transports._core`; the bytes move through
 
 from __future__ import annotations
 
-from typing import Any
+import ssl
 
 import anyio
 
@@ -26,9 +26,16 @@ __all__ = ["AsyncChunkStream", "AsyncClient"]
 
 
 class AsyncClient(AsyncClientBase):
-    __doc__ = AsyncClientBase.__doc__ or ""
+    """An async client for a PurAI or OpenAI-compatible server, on anyio: the same
+    code runs on asyncio and on trio.
 
-    def _make_backend(self, verify: Any) -> AnyioBackend:
+    It takes the keywords of :class:`~purai_transports.blocking.Client` and
+    ``max_connections``: the settings :class:`~purai_transports.ClientSettings`
+    describes, with its defaults. A bad one raises
+    :class:`~purai_proto.LocalProtocolError` before any connection is made.
+    """
+
+    def _make_backend(self, verify: bool | ssl.SSLContext) -> AnyioBackend:
         return AnyioBackend(verify)
 
     def _make_slots(self, n: int) -> anyio.Semaphore:
