@@ -22,7 +22,7 @@ from .._core.errors import (
 )
 from .._core.operations import Connect
 from .early_reply import may_be_answered_early, send_while_reading
-from .sockets import READ_SIZE, SocketPoller, default_ssl_context
+from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand
 
 __all__ = ["AnyioBackend", "AnyioStream"]
 
@@ -140,7 +140,7 @@ class AnyioBackend:
     """Opens :class:`AnyioStream` connections; sleeps with ``anyio.sleep``."""
 
     def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._ssl_context = default_ssl_context(verify)
+        self._tls = TLSContextOnDemand(verify)
 
     async def connect(self, op: Connect) -> AnyioStream:
         """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
@@ -153,7 +153,7 @@ class AnyioBackend:
                     stream = await anyio.connect_tcp(
                         origin.host,
                         origin.port,
-                        ssl_context=self._ssl_context,
+                        ssl_context=self._tls.get(),
                         tls_hostname=origin.host,
                         # HTTP servers often close without TLS's close_notify; the HTTP
                         # framing tells a complete reply from a cut one.

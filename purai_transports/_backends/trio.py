@@ -20,7 +20,7 @@ from .._core.errors import (
 )
 from .._core.operations import Connect
 from .early_reply import may_be_answered_early, send_while_reading
-from .sockets import READ_SIZE, SocketPoller, default_ssl_context
+from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand
 
 __all__ = ["TrioBackend", "TrioStream"]
 
@@ -114,7 +114,7 @@ class TrioBackend:
     """Opens :class:`TrioStream` connections; sleeps with ``trio.sleep``."""
 
     def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._ssl_context = default_ssl_context(verify)
+        self._tls = TLSContextOnDemand(verify)
 
     async def connect(self, op: Connect) -> TrioStream:
         """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
@@ -129,7 +129,7 @@ class TrioBackend:
                     # close_notify; the HTTP framing tells a complete reply from a cut one.
                     stream = trio.SSLStream(
                         stream,
-                        self._ssl_context,
+                        self._tls.get(),
                         server_hostname=origin.host,
                         https_compatible=True,
                     )
