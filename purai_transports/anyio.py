@@ -1,17 +1,22 @@
 """``AsyncClient``: the async client on anyio, for asyncio and trio applications alike.
 
 ```python
+import asyncio
+
 from purai_transports.anyio import AsyncClient
 
-async with AsyncClient("http://127.0.0.1:8000") as client:
-    async with client.stream(model="gpt-3.5-turbo", messages=[...]) as s:
-        async for chunk in s:
-            print(chunk.text, end="", flush=True)
+
+async def main() -> None:
+    async with AsyncClient("http://127.0.0.1:8000") as client:
+        reply = await client.complete(model="gpt-3.5-turbo", messages=[...])
+        print(reply.text)
+
+
+asyncio.run(main())  # or trio.run(main): the same client runs on both
 ```
 
 The client logic is in :mod:`purai_transports._core`; the bytes move through
-:mod:`purai_transports._backends.anyio`.
-"""
+:mod:`purai_transports._backends.anyio`."""
 
 from __future__ import annotations
 

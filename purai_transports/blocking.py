@@ -13,12 +13,11 @@ with Client("http://127.0.0.1:8000") as client:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from types import TracebackType
 
 from purai_proto import ChatCompletion, ChatCompletionChunk, LocalProtocolError
 
 from ._backends.sockets import SocketBackend
-from ._core.clients import ClientBase, StreamView
+from ._core.clients import ClientBase, ClosedByWith, StreamView
 from ._core.exchange import Exchange
 from ._core.runners import SyncRun
 from ._core.settings import ClientSettings
@@ -26,7 +25,7 @@ from ._core.settings import ClientSettings
 __all__ = ["ChunkStream", "Client"]
 
 
-class ChunkStream(StreamView):
+class ChunkStream(StreamView, ClosedByWith):
     """A reply being streamed: iterate it for :class:`~purai_proto.ChatCompletionChunk`.
 
     Use it as a context manager, so that leaving early (``break``, an exception)
@@ -37,17 +36,6 @@ class ChunkStream(StreamView):
         self._run = run
         self._exchange = run.exchange
 
-    def __enter__(self) -> ChunkStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._run
 
@@ -56,7 +44,7 @@ class ChunkStream(StreamView):
         self._run.close()
 
 
-class Client(ClientBase[ChunkStream, ChatCompletion]):
+class Client(ClientBase[ChunkStream, ChatCompletion], ClosedByWith):
     """A blocking client for a PurAI or OpenAI-compatible server, on stdlib sockets.
 
     Args:
@@ -87,17 +75,6 @@ class Client(ClientBase[ChunkStream, ChatCompletion]):
         SyncRun(exchange, self._backend).run_to_end()
         assert exchange.completion is not None
         return exchange.completion
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the idle connections; the client cannot be used afterwards."""

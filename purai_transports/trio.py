@@ -1,17 +1,23 @@
 """``TrioClient``: the async client on native trio streams, for trio applications.
 
 ```python
+import trio
+
 from purai_transports.trio import TrioClient
 
-async with TrioClient("http://127.0.0.1:8000") as client:
-    async with client.stream(model="gpt-3.5-turbo", messages=[...]) as s:
-        async for chunk in s:
-            print(chunk.text, end="", flush=True)
+
+async def main() -> None:
+    async with TrioClient("http://127.0.0.1:8000") as client:
+        async with client.stream(model="gpt-3.5-turbo", messages=[...]) as s:
+            async for chunk in s:
+                print(chunk.text, end="", flush=True)
+
+
+trio.run(main)
 ```
 
-The client logic is in :mod:`purai_transports._core`; the bytes move through
-:mod:`purai_transports._backends.trio`.
-"""
+It is :class:`~purai_transports.anyio.AsyncClient` on
+:mod:`purai_transports._backends.trio`, which calls trio itself instead of anyio."""
 
 from __future__ import annotations
 

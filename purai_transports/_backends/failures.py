@@ -1,8 +1,8 @@
 """What a failed connect, read or write becomes: the library's errors, worded once.
 
-Each backend sorts what its I/O library raised into "the time ran out" or "it
+Each async backend sorts what its I/O library raised into "the time ran out" or "it
 failed" in its ``_failure()``, the one place that knows that library's exceptions;
-:func:`failure` then makes the error the caller sees, the same for every backend.
+:func:`failure` then makes the error the caller sees, the same for both.
 """
 
 from __future__ import annotations

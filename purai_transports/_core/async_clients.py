@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
-from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from purai_proto import ChatCompletion, ChatCompletionChunk
 
-from .clients import ClientBase, StreamView
+from .clients import AsyncClosedByWith, ClientBase, StreamView
 from .exchange import Exchange
 from .runners import AsyncBackend, AsyncRun
 from .settings import DEFAULT_MAX_CONNECTIONS, ClientSettings
 
 __all__ = ["AsyncChunkStream", "AsyncClientBase"]
-
-
-_Client = TypeVar("_Client", bound="AsyncClientBase")  # `async with` keeps the type
 
 
 class _Slots(Protocol):
@@ -32,7 +28,7 @@ class _Slots(Protocol):
     def release(self) -> None: ...
 
 
-class AsyncChunkStream(StreamView):
+class AsyncChunkStream(StreamView, AsyncClosedByWith):
     """A reply being streamed: ``async for`` it for
     :class:`~purai_proto.ChatCompletionChunk`.
 
@@ -45,17 +41,6 @@ class AsyncChunkStream(StreamView):
         self._exchange = run.exchange
         self._slots = slots
         self._holding = False  # one of the client's max_connections slots
-
-    async def __aenter__(self) -> AsyncChunkStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __aiter__(self) -> AsyncChunkStream:
         return self
@@ -83,7 +68,9 @@ class AsyncChunkStream(StreamView):
             self._slots.release()
 
 
-class AsyncClientBase(ClientBase[AsyncChunkStream, Coroutine[Any, Any, ChatCompletion]]):
+class AsyncClientBase(
+    ClientBase[AsyncChunkStream, Coroutine[Any, Any, ChatCompletion]], AsyncClosedByWith
+):
     """What the async clients add to :class:`~.clients.ClientBase`: the slots of
     ``max_connections``, ``async with`` and :meth:`aclose`; each flavour gives its
     backend and its semaphore."""
@@ -111,17 +98,6 @@ class AsyncClientBase(ClientBase[AsyncChunkStream, Coroutine[Any, Any, ChatCompl
                 pass
         assert exchange.completion is not None
         return exchange.completion
-
-    async def __aenter__(self: _Client) -> _Client:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the idle connections; the client cannot be used afterwards."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from purai_proto import ChatCompletion, ChatRequest, HttpParserName
@@ -21,12 +22,13 @@ from .exchange import Exchange
 from .paths import DEFAULT_PATH
 from .settings import ClientSettings, TimeoutArg
 
-__all__ = ["ClientBase", "StreamView"]
+__all__ = ["AsyncClosedByWith", "ClientBase", "ClosedByWith", "StreamView"]
 
 #: What ``stream()`` returns: a ChunkStream or an AsyncChunkStream.
 StreamT = TypeVar("StreamT")
 #: What ``complete()`` returns: a ChatCompletion, or a coroutine that returns one.
 ReplyT = TypeVar("ReplyT")
+_Self = TypeVar("_Self")  # `with` and `async with` keep the type
 
 
 class ClientBase(Generic[StreamT, ReplyT]):
@@ -94,11 +96,6 @@ class ClientBase(Generic[StreamT, ReplyT]):
         """Send a request with ``stream`` true; return its reply as a stream of
         :class:`~purai_proto.ChatCompletionChunk`.
 
-        The blocking client returns a :class:`~purai_transports.blocking.ChunkStream`
-        (``with client.stream(...) as s: for chunk in s``), the async ones an
-        :class:`~purai_transports.anyio.AsyncChunkStream` (``async with
-        client.stream(...) as s: async for chunk in s``).
-
         Args:
             request: A :class:`~purai_proto.ChatRequest`; fields given as keywords
                 replace its own.
@@ -108,6 +105,12 @@ class ClientBase(Generic[StreamT, ReplyT]):
                 pass. ``False`` keeps memory constant however long the stream.
             **fields: Request fields (``model``, ``messages`` as
                 :class:`~purai_proto.Message` objects or dicts, ``temperature``...).
+
+        Returns:
+            From the blocking client a :class:`~purai_transports.blocking.ChunkStream`
+            (``with client.stream(...) as s: for chunk in s``), from the async ones an
+            :class:`~purai_transports.anyio.AsyncChunkStream` (``async with
+            client.stream(...) as s: async for chunk in s``).
 
         Raises:
             LocalProtocolError: An unknown or invalid field, or the client is closed.
@@ -131,11 +134,14 @@ class ClientBase(Generic[StreamT, ReplyT]):
         headers: Mapping[str, str] | None = None,
         **fields: Any,
     ) -> ReplyT:
-        """Send a request and return the whole reply, a
-        :class:`~purai_proto.ChatCompletion` (``await`` it in the async clients).
+        """Send a request and return the whole reply.
 
         ``stream`` is false unless given; a streamed reply is accumulated. Arguments
         and errors are as for :meth:`stream`.
+
+        Returns:
+            The :class:`~purai_proto.ChatCompletion`; from the async clients, a
+            coroutine to ``await`` for it.
         """
         return self._complete(
             lambda: self._core.exchange(request, fields, path=path, stream=False, headers=headers)
@@ -179,3 +185,39 @@ class StreamView:
     def text(self) -> str:
         """The text of the first choice so far."""
         return self.completion.text
+
+
+class ClosedByWith:
+    """``with thing:`` gives ``thing`` and calls its ``close()`` at the end."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClosedByWith:
+    """``async with thing:`` gives ``thing`` and awaits its ``aclose()`` at the end."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self: _Self) -> _Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
