@@ -29,11 +29,12 @@ from ._core.errors import (
     TransportError,
     WriteTimeout,
 )
-from ._core.settings import Timeout
+from ._core.settings import ClientSettings, Timeout
 
 __all__ = [
     "APIStatusError",
     "ChunkTimeout",
+    "ClientSettings",
     "ConnectError",
     "ConnectTimeout",
     "LocalProtocolError",

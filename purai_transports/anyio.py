@@ -1,21 +1,26 @@
 """``AsyncClient``: the async client on anyio, for asyncio and trio applications alike.
 
 ```python
+import asyncio
+
 from purai_transports.anyio import AsyncClient
 
-async with AsyncClient("http://127.0.0.1:8000") as client:
-    async with client.stream(model="gpt-3.5-turbo", messages=[...]) as s:
-        async for chunk in s:
-            print(chunk.text, end="", flush=True)
+
+async def main() -> None:
+    async with AsyncClient("http://127.0.0.1:8000") as client:
+        reply = await client.complete(model="gpt-3.5-turbo", messages=[...])
+        print(reply.text)
+
+
+asyncio.run(main())  # or trio.run(main): the same client runs on both
 ```
 
 The client logic is in :mod:`purai_transports._core`; the bytes move through
-:mod:`purai_transports._backends.anyio`.
-"""
+:mod:`purai_transports._backends.anyio`."""
 
 from __future__ import annotations
 
-from typing import Any
+import ssl
 
 import anyio
 
@@ -26,9 +31,16 @@ __all__ = ["AsyncChunkStream", "AsyncClient"]
 
 
 class AsyncClient(AsyncClientBase):
-    __doc__ = AsyncClientBase.__doc__ or ""
+    """An async client for a PurAI or OpenAI-compatible server, on anyio: the same
+    code runs on asyncio and on trio.
 
-    def _make_backend(self, verify: Any) -> AnyioBackend:
+    It takes the keywords of :class:`~purai_transports.blocking.Client` and
+    ``max_connections``: the settings :class:`~purai_transports.ClientSettings`
+    describes, with its defaults. A bad one raises
+    :class:`~purai_proto.LocalProtocolError` before any connection is made.
+    """
+
+    def _make_backend(self, verify: bool | ssl.SSLContext) -> AnyioBackend:
         return AnyioBackend(verify)
 
     def _make_slots(self, n: int) -> anyio.Semaphore:

@@ -12,22 +12,20 @@ with Client("http://127.0.0.1:8000") as client:
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Iterator, Mapping
-from types import TracebackType
-from typing import Any
+from collections.abc import Callable, Iterator
 
-from purai_proto import ChatCompletion, ChatCompletionChunk, ChatRequest
+from purai_proto import ChatCompletion, ChatCompletionChunk, LocalProtocolError
 
 from ._backends.sockets import SocketBackend
-from ._core.clients import ClientBase, StreamView
-from ._core.paths import DEFAULT_PATH
+from ._core.clients import ClientBase, ClosedByWith, StreamView
+from ._core.exchange import Exchange
 from ._core.runners import SyncRun
+from ._core.settings import ClientSettings
 
 __all__ = ["ChunkStream", "Client"]
 
 
-class ChunkStream(StreamView):
+class ChunkStream(StreamView, ClosedByWith):
     """A reply being streamed: iterate it for :class:`~purai_proto.ChatCompletionChunk`.
 
     Use it as a context manager, so that leaving early (``break``, an exception)
@@ -38,17 +36,6 @@ class ChunkStream(StreamView):
         self._run = run
         self._exchange = run.exchange
 
-    def __enter__(self) -> ChunkStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._run
 
@@ -57,74 +44,35 @@ class ChunkStream(StreamView):
         self._run.close()
 
 
-class Client(ClientBase):
-    __doc__ = (ClientBase.__doc__ or "").replace("A client", "A blocking client", 1)
+class Client(ClientBase[ChunkStream, ChatCompletion], ClosedByWith):
+    """A blocking client for a PurAI or OpenAI-compatible server, on stdlib sockets.
 
-    def _make_backend(self, verify: bool | ssl.SSLContext) -> SocketBackend:
-        return SocketBackend(verify)
+    Args:
+        base_url: ``http[s]://host[:port][/prefix]``; defaults to the
+            ``PURAI_BASE_URL`` environment variable.
 
-    def __enter__(self) -> Client:
-        return self
+    The other keywords are the settings :class:`~purai_transports.ClientSettings`
+    describes, with its defaults, but for ``max_connections``: each call holds one
+    connection while it runs.
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    Raises:
+        LocalProtocolError: A bad argument, before any connection is made.
+    """
 
-    def stream(
-        self,
-        request: ChatRequest | None = None,
-        *,
-        path: str = DEFAULT_PATH,
-        headers: Mapping[str, str] | None = None,
-        accumulate: bool = True,
-        **fields: Any,
-    ) -> ChunkStream:
-        """Send a request with ``stream`` true; return its reply as a :class:`ChunkStream`.
+    def _start(self, settings: ClientSettings) -> None:
+        if settings.max_connections is not None:
+            raise LocalProtocolError(
+                "the blocking client takes no max_connections: each call holds one "
+                "connection while it runs"
+            )
+        self._backend = SocketBackend(settings.verify)
 
-        Args:
-            request: A :class:`~purai_proto.ChatRequest`; fields given as keywords
-                replace its own.
-            path: The endpoint, after the base URL's path.
-            headers: Extra header fields for this request.
-            accumulate: Fold the chunks into :attr:`~ChunkStream.completion` as they
-                pass. ``False`` keeps memory constant however long the stream.
-            **fields: Request fields (``model``, ``messages`` as
-                :class:`~purai_proto.Message` objects or dicts, ``temperature``...).
-
-        Raises:
-            LocalProtocolError: An unknown or invalid field, or the client is closed.
-
-        The request is sent when iteration starts. Iterating raises
-        :class:`~purai_transports.APIStatusError` for an HTTP error status,
-        :class:`~purai_transports.StreamError` for an error object inside the stream,
-        and the transport, timeout and protocol errors of
-        :mod:`purai_transports`.
-        """
-        exchange = self._exchange(
-            request, fields, path=path, stream=True, headers=headers, accumulate=accumulate
-        )
+    def _open(self, exchange: Exchange) -> ChunkStream:
         return ChunkStream(SyncRun(exchange, self._backend))
 
-    def complete(
-        self,
-        request: ChatRequest | None = None,
-        *,
-        path: str = DEFAULT_PATH,
-        headers: Mapping[str, str] | None = None,
-        **fields: Any,
-    ) -> ChatCompletion:
-        """Send a request and return the whole reply.
-
-        ``stream`` is false unless given; a streamed reply is accumulated. Arguments
-        and errors are as for :meth:`stream`.
-        """
-        exchange = self._exchange(request, fields, path=path, stream=False, headers=headers)
-        run = SyncRun(exchange, self._backend)
-        run.run_to_end()
+    def _complete(self, prepare: Callable[[], Exchange]) -> ChatCompletion:
+        exchange = prepare()
+        SyncRun(exchange, self._backend).run_to_end()
         assert exchange.completion is not None
         return exchange.completion
 

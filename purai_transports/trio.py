@@ -1,21 +1,27 @@
 """``TrioClient``: the async client on native trio streams, for trio applications.
 
 ```python
+import trio
+
 from purai_transports.trio import TrioClient
 
-async with TrioClient("http://127.0.0.1:8000") as client:
-    async with client.stream(model="gpt-3.5-turbo", messages=[...]) as s:
-        async for chunk in s:
-            print(chunk.text, end="", flush=True)
+
+async def main() -> None:
+    async with TrioClient("http://127.0.0.1:8000") as client:
+        async with client.stream(model="gpt-3.5-turbo", messages=[...]) as s:
+            async for chunk in s:
+                print(chunk.text, end="", flush=True)
+
+
+trio.run(main)
 ```
 
-The client logic is in :mod:`purai_transports._core`; the bytes move through
-:mod:`purai_transports._backends.trio`.
-"""
+It is :class:`~purai_transports.anyio.AsyncClient` on
+:mod:`purai_transports._backends.trio`, which calls trio itself instead of anyio."""
 
 from __future__ import annotations
 
-from typing import Any
+import ssl
 
 import trio
 
@@ -26,9 +32,12 @@ __all__ = ["AsyncChunkStream", "TrioClient"]
 
 
 class TrioClient(AsyncClientBase):
-    __doc__ = AsyncClientBase.__doc__ or ""
+    """The async client on trio's own streams, for trio applications: fewer layers
+    per read than :class:`~purai_transports.anyio.AsyncClient` running on trio, and
+    the same keywords.
+    """
 
-    def _make_backend(self, verify: Any) -> TrioBackend:
+    def _make_backend(self, verify: bool | ssl.SSLContext) -> TrioBackend:
         return TrioBackend(verify)
 
     def _make_slots(self, n: int) -> trio.Semaphore:

@@ -18,6 +18,7 @@ import pytest
 from purai_transports import (
     APIStatusError,
     ChunkTimeout,
+    ClientSettings,
     ConnectError,
     ReadTimeout,
     ServerDisconnectedError,
@@ -75,7 +76,7 @@ class Harness:
         settings.setdefault("max_retries", 0)
         self.backend = MemoryBackend(serve)
         self.clock = self.backend.clock
-        self.core = ClientCore("http://memory.test", **settings)
+        self.core = ClientCore(ClientSettings(base_url="http://memory.test", **settings))
         self.core.clock = self.clock
         self.core.jitter = lambda: 0.0  # each wait is then half its maximum
         self.sleeps = self.backend.sleeps
@@ -101,7 +102,7 @@ def test_a_503_is_retried_after_its_retry_after() -> None:
 
 
 def test_backoff_doubles_with_each_retry() -> None:
-    harness = Harness(replies(good_reply()), max_retries=3, backoff=0.5)
+    harness = Harness(replies(good_reply()), max_retries=3, retry_backoff=0.5)
     harness.backend.refuse = 3
     assert harness.texts() == TEXTS
     assert harness.sleeps == [0.25, 0.5, 1.0]  # 0.5 * 2**n, halved by zero jitter

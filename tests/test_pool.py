@@ -44,6 +44,7 @@ from purai_transports._backends.sockets import SocketBackend
 from purai_transports._backends.trio import TrioBackend
 from purai_transports._core.operations import Connect
 from purai_transports._core.settings import Origin
+from purai_transports.blocking import Client
 
 from .servers import (
     CLOSE,
@@ -318,6 +319,12 @@ def test_bad_client_setting_is_refused_before_connecting(
     assert server.connections == 0
 
 
+def test_the_blocking_client_takes_no_max_connections() -> None:
+    # Each blocking call holds one connection while it runs: there is nothing to bound.
+    with pytest.raises(LocalProtocolError, match="takes no max_connections"):
+        Client("http://127.0.0.1:1", max_connections=5)
+
+
 BAD_REQUESTS: dict[str, tuple[dict[str, Any], str]] = {
     "surrogate-in-content": (
         {"messages": [{"role": "user", "content": "a\udc80"}]},
@@ -354,6 +361,46 @@ def test_timeout_refuses_what_is_not_seconds() -> None:
 def test_network_error_is_still_a_network_error() -> None:
     # ServerDisconnectedError is a NetworkError: code that caught those keeps working.
     assert issubclass(ServerDisconnectedError, NetworkError)
+
+
+# --- the TLS context: made when needed, once ---------------------------------------
+
+
+@pytest.fixture
+def contexts_made(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
+    """Every context ``ssl.create_default_context`` makes from now on."""
+    made: list[ssl.SSLContext] = []
+    create = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(create(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    return made
+
+
+def test_an_http_client_makes_no_tls_context(
+    make_client: MakeClient, scripted: StartScripted, contexts_made: list[ssl.SSLContext]
+) -> None:
+    # Loading the system's trust store costs more than a request: http:// never needs it.
+    server = scripted(streamed_reply(["a"]))
+    client = make_client(server.base_url, verify=True)
+    assert client.stream(messages=SEED_MESSAGES).texts == ["a"]
+    assert contexts_made == []
+
+
+def test_an_https_client_makes_one_tls_context_for_all_its_connections(
+    make_client: MakeClient, scripted: StartScripted, contexts_made: list[ssl.SSLContext]
+) -> None:
+    # Each reply closes its connection, so the second request connects again.
+    server = scripted(streamed_reply(["a"], keep_alive=False), tls=True)
+    client = make_client(server.base_url, verify=False)
+    assert contexts_made == []  # not before the first connection
+    for _ in range(2):
+        assert client.stream(messages=SEED_MESSAGES).texts == ["a"]
+    assert server.connections == 2
+    assert len(contexts_made) == 1
 
 
 # --- what the backends hold ----------------------------------------------------------

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from purai_proto import ChatCompletionChunk, PuraiError
 from purai_transports import (
+    ClientSettings,
     NetworkError,
     RemoteProtocolError,
     ServerDisconnectedError,
@@ -240,14 +241,15 @@ def test_every_stream_gets_its_own_chunks_or_an_error(
     rng = random.Random(seed)
     clock = FakeClock()
     server = Server(dict(enumerate(plans)), rng)
-    core = ClientCore(
-        "http://fake.test",
+    settings = ClientSettings(
+        base_url="http://fake.test",
         timeout=Timeout(connect=1.0, read=1.0, write=1.0, chunk=2.0),
         max_retries=1,
-        backoff=0.01,
+        retry_backoff=0.01,
         max_keepalive=max_keepalive,
         http_parser=parser,
     )
+    core = ClientCore(settings)
     core.clock = clock
     core.jitter = rng.random
     backend = MemoryBackend(server, clock)

@@ -8,53 +8,50 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import ssl
 
 import anyio
 import anyio.abc
 import anyio.streams.tls
 
-from .._core.errors import (
-    ConnectError,
-    NetworkError,
-    TimeoutException,
-    TLSError,
-)
+from purai_proto import PuraiError
+
+from .._core.errors import TimeoutException
 from .._core.operations import Connect
-from .early_reply import may_be_answered_early, send_while_reading
-from .sockets import READ_SIZE, SocketPoller, default_ssl_context
+from .early_reply import EarlyReplyStream, may_be_answered_early
+from .failures import Doing, failure
+from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand
 
 __all__ = ["AnyioBackend", "AnyioStream"]
 
 _BROKEN = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SSLError)
+#: Everything :func:`_failure` maps: the broken connections and anyio's timeout.
+_FAILURES = (builtins.TimeoutError, anyio.EndOfStream, *_BROKEN)
 
 
-class AnyioStream:
+class AnyioStream(EarlyReplyStream):
     """An anyio byte stream that reads and writes with timeouts."""
 
-    __slots__ = ("_early", "_poller", "_stream")
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
+        super().__init__()
         self._stream = stream
-        self._poller: SocketPoller | None = None  # made when first asked
-        self._early = b""  # read while a long request was written: read() returns it first
 
     async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         """Some bytes, or ``b""`` once the server closed its side."""
         if self._early:
-            early, self._early = self._early, b""
-            return early
+            return self._take_early()
         try:
             if timeout is None:
                 return await self._stream.receive(READ_SIZE)
             with anyio.fail_after(timeout):
                 return await self._stream.receive(READ_SIZE)
-        except builtins.TimeoutError:
-            raise on_timeout(f"no data for {timeout:.3g} s") from None
         except anyio.EndOfStream:
             return b""
-        except _BROKEN as exc:
-            raise NetworkError(f"reading from the server failed: {exc!r}") from None
+        except _FAILURES as exc:
+            raise _failure("read", exc, timeout, on_timeout) from None
 
     async def write(
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
@@ -64,26 +61,18 @@ class AnyioStream:
         try:
             with anyio.fail_after(timeout):
                 if may_be_answered_early(data):
-                    await self._send_reading(data)
+                    send = functools.partial(self._stream.send, data)
+                    await self._send_reading(send, self._receive, _BROKEN)
                 else:
                     await self._stream.send(data)
-        except builtins.TimeoutError:
-            raise on_timeout(f"sending took over {timeout:.3g} s") from None
-        except _BROKEN as exc:
-            raise NetworkError(f"sending to the server failed: {exc!r}") from None
+        except _FAILURES as exc:
+            raise _failure("write", exc, timeout, on_timeout) from None
 
-    async def _send_reading(self, data: bytes) -> None:
-        async def receive() -> bytes:
-            try:
-                return await self._stream.receive(READ_SIZE)
-            except anyio.EndOfStream:
-                return b""
-
-        self._early, failure = await send_while_reading(
-            lambda: self._stream.send(data), receive, _BROKEN
-        )
-        if failure is not None:
-            raise failure
+    async def _receive(self) -> bytes:
+        try:
+            return await self._stream.receive(READ_SIZE)
+        except anyio.EndOfStream:
+            return b""
 
     def is_readable(self) -> bool:
         """Whether anything waits to be read, without waiting: what the kernel holds
@@ -140,7 +129,7 @@ class AnyioBackend:
     """Opens :class:`AnyioStream` connections; sleeps with ``anyio.sleep``."""
 
     def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._ssl_context = default_ssl_context(verify)
+        self._tls = TLSContextOnDemand(verify)
 
     async def connect(self, op: Connect) -> AnyioStream:
         """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
@@ -153,7 +142,7 @@ class AnyioBackend:
                     stream = await anyio.connect_tcp(
                         origin.host,
                         origin.port,
-                        ssl_context=self._ssl_context,
+                        ssl_context=self._tls.get(),
                         tls_hostname=origin.host,
                         # HTTP servers often close without TLS's close_notify; the HTTP
                         # framing tells a complete reply from a cut one.
@@ -161,18 +150,24 @@ class AnyioBackend:
                     )
                 else:
                     stream = await anyio.connect_tcp(origin.host, origin.port)
-        except builtins.TimeoutError:
-            raise op.on_timeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
-        except ssl.SSLCertVerificationError as exc:
-            raise TLSError(
-                f"the certificate of {where} did not verify: {exc.verify_message}"
-            ) from None
-        except ssl.SSLError as exc:
-            raise ConnectError(f"TLS with {where} failed: {exc}") from None
-        except (*_BROKEN, anyio.EndOfStream) as exc:
-            raise ConnectError(f"cannot connect to {where}: {exc!r}") from None
+        except _FAILURES as exc:
+            raise _failure("connect", exc, op.timeout, op.on_timeout, where) from None
         return AnyioStream(stream)
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (between retries); cancellable."""
         await anyio.sleep(seconds)
+
+
+def _failure(
+    doing: Doing,
+    exc: BaseException,
+    timeout: float | None,
+    on_timeout: type[TimeoutException],
+    where: str = "",
+) -> PuraiError:
+    """The library's error for what anyio raised: one of :data:`_FAILURES`."""
+    timed_out = isinstance(exc, builtins.TimeoutError)  # anyio.fail_after's
+    return failure(
+        doing, exc, timed_out=timed_out, timeout=timeout, on_timeout=on_timeout, where=where
+    )

@@ -8,7 +8,8 @@ trio's and anyio's TLS streams refuse to read once a write broke them. So for a
 request longer than one read, they receive while they send, and keep what arrives for
 their next read. A short request fits the socket buffers and is sent as it is.
 
-Written once, on anyio's primitives, which run on trio too (``TrioStream`` uses it).
+Written once, on anyio's primitives, which run on trio too: :class:`EarlyReplyStream`
+is what ``AnyioStream`` and ``TrioStream`` share.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from .sockets import READ_SIZE
+from .sockets import READ_SIZE, SocketPoller
 
-__all__ = ["EARLY_REPLY_WAIT", "may_be_answered_early", "send_while_reading"]
+__all__ = ["EARLY_REPLY_WAIT", "EarlyReplyStream", "may_be_answered_early", "send_while_reading"]
 
 #: After a write failed, how long to wait for what the server sent before the
 #: connection broke (it is already there, or arrives at once).
@@ -69,3 +70,35 @@ async def send_while_reading(
         else:
             readers.cancel_scope.cancel()
     return bytes(early), failure
+
+
+class EarlyReplyStream:
+    """What the anyio and the trio streams share: what was read while a long request
+    was written, which the next read hands out first, and the socket's poller.
+
+    A stream sends a long request with :meth:`_send_reading` and begins each read
+    with :meth:`_take_early`.
+    """
+
+    __slots__ = ("_early", "_poller")
+
+    def __init__(self) -> None:
+        self._poller: SocketPoller | None = None  # made when first asked
+        self._early = b""
+
+    def _take_early(self) -> bytes:
+        """What was read while the last request was written, once; ``b""`` for none."""
+        early, self._early = self._early, b""
+        return early
+
+    async def _send_reading(
+        self,
+        send: Callable[[], Awaitable[None]],
+        receive: Callable[[], Awaitable[bytes]],
+        broken: tuple[type[BaseException], ...],
+    ) -> None:
+        """:func:`send_while_reading`, keeping what was read for the next read; raises
+        what ``send()`` raised."""
+        self._early, failure = await send_while_reading(send, receive, broken)
+        if failure is not None:
+            raise failure

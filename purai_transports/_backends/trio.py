@@ -7,50 +7,47 @@ where trio's exceptions become the library's own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import ssl
 
 import trio
 
-from .._core.errors import (
-    ConnectError,
-    NetworkError,
-    TimeoutException,
-    TLSError,
-)
+from purai_proto import PuraiError
+
+from .._core.errors import TimeoutException
 from .._core.operations import Connect
-from .early_reply import may_be_answered_early, send_while_reading
-from .sockets import READ_SIZE, SocketPoller, default_ssl_context
+from .early_reply import EarlyReplyStream, may_be_answered_early
+from .failures import Doing, failure
+from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand
 
 __all__ = ["TrioBackend", "TrioStream"]
 
 _BROKEN = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLError)
+#: Everything :func:`_failure` maps: the broken connections and trio's timeout.
+_FAILURES = (trio.TooSlowError, *_BROKEN)
 
 
-class TrioStream:
+class TrioStream(EarlyReplyStream):
     """A trio stream that reads and writes with timeouts."""
 
-    __slots__ = ("_early", "_poller", "_stream")
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: trio.abc.Stream) -> None:
+        super().__init__()
         self._stream = stream
-        self._poller: SocketPoller | None = None  # made when first asked
-        self._early = b""  # read while a long request was written: read() returns it first
 
     async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         """Some bytes, or ``b""`` once the server closed its side."""
         if self._early:
-            early, self._early = self._early, b""
-            return early
+            return self._take_early()
         try:
             if timeout is None:
                 return bytes(await self._stream.receive_some(READ_SIZE))
             with trio.fail_after(timeout):
                 return bytes(await self._stream.receive_some(READ_SIZE))
-        except trio.TooSlowError:
-            raise on_timeout(f"no data for {timeout:.3g} s") from None
-        except _BROKEN as exc:
-            raise NetworkError(f"reading from the server failed: {exc!r}") from None
+        except _FAILURES as exc:
+            raise _failure("read", exc, timeout, on_timeout) from None
 
     async def write(
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
@@ -60,23 +57,15 @@ class TrioStream:
         try:
             with trio.fail_after(math.inf if timeout is None else timeout):
                 if may_be_answered_early(data):
-                    await self._send_reading(data)
+                    send = functools.partial(self._stream.send_all, data)
+                    await self._send_reading(send, self._receive, _BROKEN)
                 else:
                     await self._stream.send_all(data)
-        except trio.TooSlowError:
-            raise on_timeout(f"sending took over {timeout:.3g} s") from None
-        except _BROKEN as exc:
-            raise NetworkError(f"sending to the server failed: {exc!r}") from None
+        except _FAILURES as exc:
+            raise _failure("write", exc, timeout, on_timeout) from None
 
-    async def _send_reading(self, data: bytes) -> None:
-        async def receive() -> bytes:
-            return bytes(await self._stream.receive_some(READ_SIZE))
-
-        self._early, failure = await send_while_reading(
-            lambda: self._stream.send_all(data), receive, _BROKEN
-        )
-        if failure is not None:
-            raise failure
+    async def _receive(self) -> bytes:
+        return bytes(await self._stream.receive_some(READ_SIZE))
 
     def is_readable(self) -> bool:
         """Whether anything waits to be read, without waiting.
@@ -114,7 +103,7 @@ class TrioBackend:
     """Opens :class:`TrioStream` connections; sleeps with ``trio.sleep``."""
 
     def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._ssl_context = default_ssl_context(verify)
+        self._tls = TLSContextOnDemand(verify)
 
     async def connect(self, op: Connect) -> TrioStream:
         """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
@@ -129,7 +118,7 @@ class TrioBackend:
                     # close_notify; the HTTP framing tells a complete reply from a cut one.
                     stream = trio.SSLStream(
                         stream,
-                        self._ssl_context,
+                        self._tls.get(),
                         server_hostname=origin.host,
                         https_compatible=True,
                     )
@@ -138,24 +127,32 @@ class TrioBackend:
             # Whatever stopped the connection halfway, cancellation included, must not
             # leave its socket open.
             await _abort(stream)
-            if isinstance(exc, trio.TooSlowError):
-                raise op.on_timeout(f"connecting to {where} took over {op.timeout:.3g} s") from None
-            # trio reports a failed handshake as BrokenResourceError, caused by ssl's error.
-            reason = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
-            if isinstance(reason, ssl.SSLCertVerificationError):
-                raise TLSError(
-                    f"the certificate of {where} did not verify: {reason.verify_message}"
-                ) from None
-            if isinstance(reason, ssl.SSLError):
-                raise ConnectError(f"TLS with {where} failed: {reason}") from None
-            if isinstance(exc, _BROKEN):
-                raise ConnectError(f"cannot connect to {where}: {exc!r}") from None
+            if isinstance(exc, _FAILURES):
+                raise _failure("connect", exc, op.timeout, op.on_timeout, where) from None
             raise
         return TrioStream(stream)
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (between retries); cancellable."""
         await trio.sleep(seconds)
+
+
+def _failure(
+    doing: Doing,
+    exc: BaseException,
+    timeout: float | None,
+    on_timeout: type[TimeoutException],
+    where: str = "",
+) -> PuraiError:
+    """The library's error for what trio raised: one of :data:`_FAILURES`."""
+    cause = exc.__cause__
+    if doing == "connect" and isinstance(exc, trio.BrokenResourceError):
+        # trio reports a failed handshake so, caused by ssl's error: that is the reason.
+        exc = cause if isinstance(cause, ssl.SSLError) else exc
+    timed_out = isinstance(exc, trio.TooSlowError)  # trio.fail_after's
+    return failure(
+        doing, exc, timed_out=timed_out, timeout=timeout, on_timeout=on_timeout, where=where
+    )
 
 
 async def _abort(stream: trio.abc.Stream | None) -> None:

@@ -143,13 +143,13 @@ class Exchange:
                 reuse = False
                 continue
             except ConnectError as exc:
-                if attempt >= core.max_retries or isinstance(exc, TLSError):
+                if attempt >= core.settings.max_retries or isinstance(exc, TLSError):
                     raise  # a certificate that did not verify will not verify next time
                 wait = self._backoff(attempt, None)
                 if self._past(total_deadline, wait):
                     raise
             else:
-                if status.status not in RETRY_STATUSES or attempt >= core.max_retries:
+                if status.status not in RETRY_STATUSES or attempt >= core.settings.max_retries:
                     break
                 error = yield from self._error_reply(status, total_deadline)
                 wait = self._backoff(attempt, error.retry_after)
@@ -162,7 +162,8 @@ class Exchange:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         # Full jitter keeps many clients that failed together from retrying together.
-        wait: float = self.core.backoff * (2**attempt) * (0.5 + self.core.jitter() / 2)
+        first = self.core.settings.retry_backoff
+        wait: float = first * (2**attempt) * (0.5 + self.core.jitter() / 2)
         return max(wait, retry_after) if retry_after is not None else wait
 
     def _past(self, deadline: float | None, wait: float) -> bool:
@@ -184,7 +185,7 @@ class Exchange:
         self.connection = connection
         self.bytes_read = 0
         data = connection.protocol.send_request(
-            self.request, path=self.path, api_key=core._api_key, headers=self.headers
+            self.request, path=self.path, api_key=core.settings.api_key, headers=self.headers
         )
         timeout, on_timeout = _limit(core.timeout.write, WriteTimeout, total_deadline, core.clock())
         try:
@@ -208,7 +209,7 @@ class Exchange:
             if self.bytes_read:
                 raise
             yield from self._discard()
-            if connection.reused and core.resend_unanswered:
+            if connection.reused and core.settings.resend_unanswered:
                 raise _Resend from exc
             raise ServerDisconnectedError(
                 "the server closed the connection after the request was sent, before any "

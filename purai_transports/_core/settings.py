@@ -1,15 +1,33 @@
-"""Client settings: where to connect (:class:`Origin`) and how long to wait
-(:class:`Timeout`)."""
+"""Client settings: every one of them, with its default, once (:class:`ClientSettings`);
+where to connect (:class:`Origin`) and how long to wait (:class:`Timeout`).
+
+A new setting is a field of :class:`ClientSettings` (its type, default, docs and
+check) and a keyword of ``ClientBase.__init__`` (:mod:`.clients`), whose signature
+mirrors the fields; ``tests/test_public_api.py`` checks that the two agree.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import ssl
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from purai_proto import LocalProtocolError
+from purai_proto import ClientConnection, HttpParserName, LocalProtocolError, check_headers
 
-__all__ = ["Origin", "Timeout", "TimeoutArg", "is_number"]
+from .paths import default_base_url
+
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "ClientSettings",
+    "Origin",
+    "Timeout",
+    "TimeoutArg",
+    "check_count",
+    "is_number",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,3 +146,107 @@ class Origin:
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.host_header}{self.prefix}"
+
+
+#: Requests in flight at once in an async client whose ``max_connections`` is None.
+DEFAULT_MAX_CONNECTIONS = 100
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClientSettings:
+    """Every setting of a client, with its default; each is checked when made, before
+    any connection is.
+
+    The clients take these as keywords (``Client(base_url, timeout=5)``).
+
+    Attributes:
+        base_url: ``http[s]://host[:port][/prefix]``; defaults to the
+            ``PURAI_BASE_URL`` environment variable.
+        api_key: Sent as ``Authorization: Bearer``; defaults to ``PURAI_API_KEY``
+            (an empty key means none). Never shown in a repr.
+        timeout: A :class:`~purai_transports.Timeout` (its defaults unless given),
+            one number of seconds for connecting, each read, each write and the gap
+            between chunks, or ``None`` for no limits at all. Held as a ``Timeout``.
+        max_retries: Retries of a failed connection or a 429/502/503/504 reply
+            (never once a stream began).
+        retry_backoff: The first retry's wait in seconds; each further one doubles
+            it, and a ``Retry-After`` asking for longer wins (up to 60 s: a reply
+            asking for more is raised at once).
+        headers: Extra header fields sent with every request.
+        verify: TLS verification: ``True`` (the system's trust store), ``False``
+            (none; only for tests), or an ``ssl.SSLContext``. The context is made on
+            the first ``https://`` connection, not before.
+        max_connections: The async clients' most requests in flight at once; more
+            wait for a slot. ``None`` means 100. The blocking client takes none: each
+            call holds one connection while it runs.
+        max_keepalive: Idle connections kept for reuse.
+        keepalive_expiry: Seconds an idle connection is kept.
+        resend_unanswered: Send a request once more, on a new connection, when the
+            reused connection it was written on closed before any byte of reply (the
+            keep-alive race). Off by default, since the server may have processed it:
+            such a request raises :class:`~purai_transports.ServerDisconnectedError`.
+            A request the server cannot have received whole is re-sent either way.
+        http_parser: Which parser reads responses: ``"auto"`` (httptools when it is
+            installed, else h11), ``"h11"`` or ``"httptools"``.
+        origin: Where the requests go, parsed from ``base_url`` (not an argument).
+
+    Raises:
+        LocalProtocolError: A bad value.
+    """
+
+    base_url: str | None = None
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+    timeout: TimeoutArg = Timeout()  # frozen: one can be shared
+    max_retries: int = 2
+    retry_backoff: float = 0.5
+    headers: Mapping[str, str] | None = None
+    verify: bool | ssl.SSLContext = True
+    max_connections: int | None = None
+    max_keepalive: int = 10
+    keepalive_expiry: float = 5.0
+    resend_unanswered: bool = False
+    http_parser: HttpParserName = "auto"
+    origin: Origin = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        base_url = default_base_url(self.base_url)
+        origin = Origin.parse(base_url)
+        check_count("max_retries", self.max_retries)
+        check_count("max_keepalive", self.max_keepalive)
+        if self.max_connections is not None:
+            check_count("max_connections", self.max_connections, minimum=1)
+        _check_seconds("keepalive_expiry", self.keepalive_expiry)
+        _check_seconds("retry_backoff", self.retry_backoff)
+        if not isinstance(self.resend_unanswered, bool):
+            raise LocalProtocolError(
+                f"resend_unanswered must be True or False, not {self.resend_unanswered!r}"
+            )
+        key = self.api_key if self.api_key is not None else os.environ.get("PURAI_API_KEY")
+        if key is not None and not isinstance(key, str):
+            raise LocalProtocolError(f"api_key must be a str, not {type(key).__name__}")
+        timeout = Timeout.of(self.timeout)
+        check_headers(key or None, self.headers)
+        # Made once to check the parser's name (and that httptools imports, if asked).
+        ClientConnection(origin.host_header, http_parser=self.http_parser)
+        # The values as given, made what they mean. The fields are frozen for everyone
+        # else; this is the one place that sets them.
+        meant = {
+            "base_url": base_url,
+            "origin": origin,
+            "api_key": key or None,  # an empty key (or variable) means no key
+            "timeout": timeout,
+            "headers": dict(self.headers or {}),  # a copy: later changes do not leak in
+        }
+        for name, value in meant.items():
+            object.__setattr__(self, name, value)
+
+
+def check_count(name: str, value: object, minimum: int = 0) -> None:
+    """Refuse ``value`` unless it is an int (not a bool) of at least ``minimum``."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+        raise LocalProtocolError(f"{name} must be an int of {minimum} or more, not {value!r}")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    if not (is_number(value) and value >= 0 and math.isfinite(value)):  # type: ignore[operator, arg-type]
+        raise LocalProtocolError(f"{name} must be a finite number of seconds, not {value!r}")
