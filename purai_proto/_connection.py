@@ -193,6 +193,7 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         self._status = 0
         self._reason = b""
         self._retry_after: float | None = None
+        self._location: bytes | None = None  # a redirect's target, named in its error
         self._content_length: int | None = None
         self._chunked = False
         self._body_received = 0  # body bytes as sent, before decompression
@@ -380,7 +381,7 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         self._state = _State.RECEIVING_BODY
         media_type = b""
         encodings: list[bytes] = []
-        retry_after = date = None
+        retry_after = date = location = None
         for name, value in headers:
             if name == b"content-type":
                 media_type = value.partition(b";")[0].strip().lower()
@@ -394,6 +395,9 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
                 retry_after = value
             elif name == b"date":
                 date = value
+            elif name == b"location":
+                location = value
+        self._location = location
         if retry_after is not None:
             self._retry_after = parse_retry_after(retry_after, date)
         self._decompressor = decompressor_for(encodings, self._max_decompressed_size)
@@ -509,7 +513,9 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         assert body is not None
         self._error_body = None  # reported once, even if the body was cut short
         self._queue_error(
-            error_from_reply(self._status, self._reason, bytes(body), self._retry_after)
+            error_from_reply(
+                self._status, self._reason, bytes(body), self._retry_after, self._location
+            )
         )
 
     # -- failures -----------------------------------------------------------------

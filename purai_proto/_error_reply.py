@@ -67,7 +67,11 @@ def _text_message(text: str) -> str:
 
 
 def error_from_reply(
-    status: int, reason: bytes, body: bytes, retry_after: float | None
+    status: int,
+    reason: bytes,
+    body: bytes,
+    retry_after: float | None,
+    location: bytes | None = None,
 ) -> ErrorReceived:
     """The event for an HTTP error reply (a status outside 2xx).
 
@@ -76,9 +80,13 @@ def error_from_reply(
         reason: The reason phrase of the status line.
         body: The body, decoded from its content coding, or its start when it was long.
         retry_after: The delay the ``Retry-After`` header asked for, if any.
+        location: The ``Location`` header, if any.
 
     Returns:
-        The event, with the server's message found whatever the body's shape.
+        The event, with the server's message found whatever the body's shape. A
+        redirect's message is where it points: redirects are not followed (the
+        request would go somewhere the caller did not name, with its API key), so
+        what to change is the base URL.
     """
     text = body.decode("utf-8", "replace")
     decoded: ErrorBody | None = None
@@ -87,7 +95,10 @@ def error_from_reply(
             decoded = _ERROR_BODY.decode(body)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             decoded = None
-    if decoded is not None and _has_message(decoded):
+    if 300 <= status < 400 and location:
+        where = _shorten(location.decode("latin-1"), _MESSAGE_CHARS)
+        message = f"redirected to {where} (redirects are not followed)"
+    elif decoded is not None and _has_message(decoded):
         message = decoded.summary
     else:
         message = _text_message(text)

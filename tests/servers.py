@@ -88,7 +88,7 @@ RESET = Action.RESET
 HANG = Action.HANG
 
 Step = bytes | Pause | Action
-Mode = Literal["script", "silent", "deaf", "hang-up"]
+Mode = Literal["script", "silent", "deaf", "hang-up", "bad-request"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +138,9 @@ class ScriptedServer:
             and hold it until its client leaves; ``"deaf"``, never read from it
             (whose receive buffer is small), so that a client sending to it soon
             blocks, and hold it until the server stops; ``"hang-up"``, close it at
-            once, before any TLS handshake.
+            once, before any TLS handshake; ``"bad-request"``, answer its first bytes
+            with a plain ``400 Bad Request`` and close it, as an HTTP server does to
+            a TLS handshake.
 
     Attributes:
         seen: The requests received, in order.
@@ -249,6 +251,12 @@ class ScriptedServer:
                 self._hang(sock, index)
                 return
             if self._mode == "hang-up":
+                return
+            if self._mode == "bad-request":
+                sock.settimeout(_IO_LIMIT)
+                sock.recv(65536)
+                sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                self._close(sock)
                 return
             if self._ssl_context is not None:
                 sock.settimeout(_IO_LIMIT)

@@ -911,6 +911,18 @@ def test_certificate_that_does_not_verify(
     assert (server.connections, server.seen) == (1, [])
 
 
+def test_https_to_a_plain_http_port_is_a_tls_error(
+    make_client: MakeClient, scripted: StartScripted
+) -> None:
+    server = scripted(mode="bad-request")
+    url = server.base_url.replace("http://", "https://")
+    client = make_client(url, max_retries=2)
+    with pytest.raises(TLSError, match="plain-HTTP port"):
+        client.stream(messages=SEED_MESSAGES)
+    # Not retried: the port would answer in plain HTTP the next time too.
+    assert server.connections == 1
+
+
 @pytest.mark.parametrize(
     ("timeout", "error"),
     [
@@ -946,6 +958,21 @@ def test_503_then_200_after_one_retry(make_client: MakeClient, scripted: StartSc
     client = make_client(server.base_url, max_retries=2, retry_backoff=0.01)
     assert client.stream(messages=SEED_MESSAGES).text == TEXT
     assert len(server.seen) == 2
+
+
+def test_a_redirect_names_where_it_points(make_client: MakeClient, scripted: StartScripted) -> None:
+    target = "https://api.example/v1/chat/completions"
+    body = b"<html><title>307 Temporary Redirect</title></html>"
+    fields = [("Location", target), ("Content-Length", str(len(body)))]
+    server = scripted(Reply([head(307, fields, reason="Temporary Redirect") + body]))
+    client = make_client(server.base_url, max_retries=2)
+    with pytest.raises(APIStatusError) as caught:
+        client.complete(messages=SEED_MESSAGES)
+    assert (caught.value.status, caught.value.message) == (
+        307,
+        f"redirected to {target} (redirects are not followed)",
+    )
+    assert len(server.seen) == 1  # not followed, not retried
 
 
 def test_429_until_retries_run_out(make_client: MakeClient, scripted: StartScripted) -> None:

@@ -14,7 +14,7 @@ from purai_proto import PuraiError
 
 from .._core.errors import ConnectError, NetworkError, TimeoutException, TLSError
 
-__all__ = ["Doing", "failure"]
+__all__ = ["Doing", "failure", "tls_failure"]
 
 #: What a stream or a backend was doing when it failed.
 Doing = Literal["connect", "read", "write"]
@@ -53,10 +53,32 @@ def failure(
     if timed_out:
         return on_timeout(_TIMED_OUT[doing].format(where=where, timeout=timeout))
     if doing == "connect":
-        # A certificate that does not verify will not verify on a retry either.
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return TLSError(f"the certificate of {where} did not verify: {exc.verify_message}")
         if isinstance(exc, ssl.SSLError):
-            return ConnectError(f"TLS with {where} failed: {exc}")
+            return tls_failure(exc, where)
         return ConnectError(_BROKE[doing].format(where=where, exc=exc))
     return NetworkError(_BROKE[doing].format(exc=exc))
+
+
+# A handshake cut short by the network may succeed on a retry; the rest are the
+# peer's answer, and would be the same on every retry.
+_CUT_SHORT = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+
+
+def tls_failure(exc: ssl.SSLError, where: str) -> ConnectError:
+    """The error for a TLS handshake with ``where`` that failed with ``exc``.
+
+    :class:`TLSError` (not retried) when the peer answered with something TLS cannot
+    accept: a certificate that does not verify, no common protocol or cipher, or no
+    TLS at all (``WRONG_VERSION_NUMBER``: a plain-HTTP port, most often). A plain
+    :class:`ConnectError` (retried) when the connection closed mid-handshake.
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TLSError(f"the certificate of {where} did not verify: {exc.verify_message}")
+    if isinstance(exc, _CUT_SHORT):
+        return ConnectError(f"the TLS handshake with {where} broke off: {exc}")
+    if exc.reason == "WRONG_VERSION_NUMBER":
+        return TLSError(
+            f"TLS with {where} failed: the server did not answer in TLS "
+            "(is it a plain-HTTP port? then use http://)"
+        )
+    return TLSError(f"TLS with {where} failed: {exc.reason or exc}")

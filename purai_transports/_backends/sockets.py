@@ -18,9 +18,9 @@ from .._core.errors import (
     ConnectError,
     NetworkError,
     TimeoutException,
-    TLSError,
 )
 from .._core.operations import Connect
+from .failures import tls_failure
 
 __all__ = [
     "READ_SIZE",
@@ -176,7 +176,8 @@ class SocketBackend:
         Raises:
             TimeoutException: ``op.on_timeout``, when not connected (handshake
                 included) within ``op.timeout``.
-            TLSError: The certificate did not verify.
+            TLSError: The TLS handshake failed: the certificate did not verify, or
+                the server does not speak TLS on that port.
             ConnectError: Refused, unreachable, an unknown host, or the TLS
                 handshake broke off.
         """
@@ -199,14 +200,9 @@ class SocketBackend:
         except TimeoutError:
             sock.close()
             raise op.on_timeout(f"the TLS handshake with {where} timed out") from None
-        except ssl.SSLCertVerificationError as exc:
-            sock.close()
-            raise TLSError(
-                f"the certificate of {where} did not verify: {exc.verify_message}"
-            ) from None
         except ssl.SSLError as exc:
             sock.close()
-            raise ConnectError(f"TLS with {where} failed: {exc}") from None
+            raise tls_failure(exc, where) from None
         except OSError as exc:
             sock.close()
             raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None

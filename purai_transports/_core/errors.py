@@ -37,9 +37,11 @@ class ConnectError(TransportError):
 
 
 class TLSError(ConnectError):
-    """The server's TLS certificate did not verify: untrusted, expired, or for another
-    host. Not retried, since the next attempt would fail the same way. (A handshake
-    that breaks off is a plain ConnectError, and is retried.)"""
+    """The TLS handshake failed on what the server answered: its certificate did not
+    verify (untrusted, expired, or for another host), no protocol version or cipher
+    was shared, or it did not speak TLS at all (a plain-HTTP port). Not retried,
+    since the next attempt would fail the same way. (A handshake that breaks off is
+    a plain ConnectError, and is retried.)"""
 
 
 class NetworkError(TransportError):
