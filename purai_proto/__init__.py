@@ -33,6 +33,7 @@ from ._events import (
 )
 from ._http import (
     DEFAULT_PATH,
+    HeadersArg,
     HttpParserName,
     check_headers,
     check_request,
@@ -114,6 +115,7 @@ __all__ = [
     "Framing",
     "FunctionCall",
     "FunctionDefinition",
+    "HeadersArg",
     "HttpParserName",
     "ImageURL",
     "ImageURLPart",

@@ -29,7 +29,7 @@ from ._core.errors import (
     TransportError,
     WriteTimeout,
 )
-from ._core.settings import ClientSettings, Timeout
+from ._core.settings import ClientSettings, Timeout, TimeoutArg
 
 __all__ = [
     "APIStatusError",
@@ -46,6 +46,7 @@ __all__ = [
     "StreamError",
     "TLSError",
     "Timeout",
+    "TimeoutArg",
     "TimeoutException",
     "TotalTimeout",
     "TransportError",

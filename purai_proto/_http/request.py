@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlencode
 
 import msgspec
@@ -37,7 +37,9 @@ __all__ = [
 #: The path ``send_request`` posts to when given none: PurAI's OpenAI-model endpoint.
 DEFAULT_PATH = "/openai/chat/completions"
 
-HeadersArg = Mapping[str, str | bytes] | Iterable[tuple[str | bytes, str | bytes]]
+#: Header fields a request takes: a mapping, or ``(name, value)`` pairs (so a name
+#: can repeat); names and values as str or bytes.
+HeadersArg: TypeAlias = Mapping[str, str | bytes] | Iterable[tuple[str | bytes, str | bytes]]
 QueryArg = Mapping[str, Any] | Iterable[tuple[str, Any]]
 """Query parameters: a mapping, or ``(name, value)`` pairs."""
 

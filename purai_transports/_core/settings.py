@@ -13,6 +13,7 @@ import math
 import os
 import ssl
 from collections.abc import Mapping
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 from purai_proto import ClientConnection, HttpParserName, LocalProtocolError, check_headers
@@ -76,7 +77,9 @@ class Timeout:
         return cls(value, value, value, value, None)
 
 
-TimeoutArg = Timeout | float | None
+#: What a client's ``timeout`` takes: a Timeout, one number of seconds for the
+#: connect, read, write and chunk limits, or ``None`` for no limits at all.
+TimeoutArg: TypeAlias = Timeout | float | None
 
 
 def is_number(value: object) -> bool:
