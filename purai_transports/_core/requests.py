@@ -42,11 +42,15 @@ def check_query(query: QueryArg | None) -> list[tuple[str, Any]]:
     """``extra_query`` as ``(name, value)`` pairs, with every name a str."""
     if query is None:
         return []
-    pairs = list(query.items() if isinstance(query, Mapping) else query)
+    pairs: list[Any]
+    try:
+        pairs = list(query.items() if isinstance(query, Mapping) else query)
+    except TypeError:
+        pairs = [query]  # not iterable: refused below
     for pair in pairs:
         if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
             raise LocalProtocolError(
-                f"extra_query must be a mapping or (name, value) pairs, not {pair!r}"
+                f"extra_query must be a mapping or (name, value) pairs, not {query!r}"
             )
     return pairs
 
