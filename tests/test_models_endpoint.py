@@ -10,7 +10,17 @@ from typing import Any
 import msgspec
 import pytest
 
-from purai_proto import Model
+from purai_proto import (
+    ChatCompletion,
+    ChatRequest,
+    ClientConnection,
+    CompletionReceived,
+    LocalProtocolError,
+    Model,
+    ModelList,
+    StreamEnded,
+    httptools_available,
+)
 from purai_transports import APIStatusError
 from purai_transports.server import BackgroundServer, ServerConfig
 from purai_transports.server._replies import openai_models, purai_models
@@ -194,3 +204,38 @@ def test_other_statuses_name_no_url() -> None:
     ):
         client.complete(model="m")
     assert (caught.value.url, caught.value.hint, str(caught.value)) == (None, None, "HTTP 400: bad")
+
+
+# --- the sans-IO side: a body-less GET, and a reply type per request -----------------------
+
+
+@pytest.mark.parametrize("parser", ["h11", "httptools"])
+def test_a_get_has_no_body_and_decodes_into_the_type_asked_for(parser: str) -> None:
+    if parser == "httptools" and not httptools_available():
+        pytest.skip("httptools is not installed")
+    connection = ClientConnection("h", http_parser=parser)  # type: ignore[arg-type]
+    data = connection.send_request(None, path="/v1/models", completion_type=ModelList)
+    head_, _, body = data.partition(b"\r\n\r\n")
+    assert head_.startswith(b"GET /v1/models HTTP/1.1\r\n")
+    assert b"content-length" not in head_.lower()
+    assert body == b""
+    listing = b'{"object":"list","data":[{"id":"m","owned_by":"me"}]}'
+    reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    connection.receive_data(reply % len(listing) + listing)
+    events: list[Any] = [connection.next_event() for _ in range(3)]
+    assert events[1] == CompletionReceived(
+        completion=ModelList(data=[Model(id="m", owned_by="me")])
+    )
+    assert isinstance(events[2], StreamEnded)
+    # The next request on the connection is decoded into the connection's own type.
+    connection.send_request(ChatRequest(model="m"))
+    whole = b'{"choices":[{"message":{"role":"assistant","content":"hi"}}]}'
+    connection.receive_data(reply % len(whole) + whole)
+    _, received, _ = (connection.next_event() for _ in range(3))
+    assert isinstance(received, CompletionReceived)
+    assert type(received.completion) is ChatCompletion
+
+
+def test_a_reply_type_msgspec_cannot_decode_is_refused_at_sending() -> None:
+    with pytest.raises(LocalProtocolError):
+        ClientConnection("h").send_request(None, path="/models", completion_type=object())
