@@ -171,6 +171,8 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         ChunkDecoder(completion_type, "concatenated")
         self.chunk_type = chunk_type
         self.completion_type = completion_type
+        self._reply_chunk_type: Any = chunk_type  # this reply's: see send_request()
+        self._reply_completion_type: Any = completion_type
         self._user_agent = _user_agent()
         self._max_object_size = max_object_size
         self._max_buffer_size = max_buffer_size
@@ -220,21 +222,25 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
 
     def send_request(
         self,
-        request: ChatRequest,
+        request: ChatRequest | None,
         *,
         path: str = DEFAULT_PATH,
         api_key: str | None = None,
         headers: HeadersArg | None = None,
         query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        chunk_type: Any = None,
+        completion_type: Any = None,
     ) -> bytes:
-        """Start a ``POST`` of ``request`` and return the bytes to send.
+        """Start a ``POST`` of ``request`` (a ``GET`` of ``path`` when it is ``None``)
+        and return the bytes to send.
 
         After a reply ended with :class:`~purai_proto.StreamEnded`, this starts the
         next cycle on the same connection (see :meth:`start_next_cycle`).
 
         Args:
             request: The request; encoded by msgspec, fields left unset are left out.
-                When its ``stream`` is true, the reply is read as chunks.
+                When its ``stream`` is true, the reply is read as chunks. ``None``
+                sends a ``GET`` without a body (``/v1/models``, say).
             path: The request target: ``/openai/chat/completions`` (the default),
                 ``/third-party/chat/completions``, OpenAI's ``/v1/chat/completions``,
                 with a query string if wanted.
@@ -243,6 +249,11 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
                 named like a default field (``User-Agent``, ``Accept``...) replaces it.
             query: Query parameters added to ``path``, as a mapping or ``(name,
                 value)`` pairs, percent-encoded (a list value repeats the name).
+            chunk_type: What this reply's chunks are decoded into, in place of the
+                connection's ``chunk_type``: a pooled connection serves requests that
+                want different types. (Type checkers still see the connection's.)
+            completion_type: Likewise, for a non-streamed reply: the type of a
+                ``GET``'s JSON reply, for one.
 
         Returns:
             The whole request: head and body.
@@ -259,6 +270,13 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
                 "it cannot be reused unless that reply is read to StreamEnded"
             )
         self.start_next_cycle()
+        reply_types = (
+            chunk_type if chunk_type is not None else self.chunk_type,
+            completion_type if completion_type is not None else self.completion_type,
+        )
+        if reply_types != (self.chunk_type, self.completion_type):
+            for type_ in reply_types:
+                ChunkDecoder(type_, "concatenated")  # a type msgspec cannot decode fails now
         target, fields, body = request_head_and_body(
             request,
             host=self._host,
@@ -270,11 +288,13 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         )
         try:
             # Building the event validates every field before any state changes.
-            head = h11.Request(method=b"POST", target=target, headers=fields)
+            method = b"POST" if request is not None else b"GET"
+            head = h11.Request(method=method, target=target, headers=fields)
         except h11.LocalProtocolError as exc:  # pragma: no cover - checked before
             raise LocalProtocolError(f"invalid request: {exc}") from None
         data = self._parser.send_request(head, body)
         self._reset_response(streamed=getattr(request, "stream", None) is True)
+        self._reply_chunk_type, self._reply_completion_type = reply_types
         self._state = _State.AWAITING_RESPONSE
         return data
 
@@ -414,14 +434,14 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
             framing = "auto"
         else:
             self._decoder = ChunkDecoder(
-                self.completion_type,
+                self._reply_completion_type,
                 "concatenated",
                 max_object_size=self._max_object_size,
                 max_buffer_size=self._max_buffer_size,
             )
             return
         self._decoder = ChunkDecoder(
-            self.chunk_type,
+            self._reply_chunk_type,
             framing,
             max_object_size=self._max_object_size,
             max_buffer_size=self._max_buffer_size,

@@ -50,6 +50,8 @@ __all__ = [
     "FunctionCall",
     "FunctionDefinition",
     "Message",
+    "Model",
+    "ModelList",
     "PromptTokensDetails",
     "ProviderRecord",
     "ProviderResponse",
@@ -389,6 +391,25 @@ class ErrorBody(_Response):
         if isinstance(self.error, ErrorDetail) and self.error.records:
             return self.error.records
         return self.records
+
+
+# --- models -------------------------------------------------------------------------
+
+
+class Model(_Response):
+    """One model a server offers: an entry of OpenAI's ``GET /v1/models`` list."""
+
+    id: str = ""
+    object: str = "model"
+    created: int = 0
+    owned_by: str = ""
+
+
+class ModelList(_Response):
+    """The body of OpenAI's ``GET /v1/models``: ``{"object": "list", "data": [...]}``."""
+
+    object: str = "list"
+    data: list[Model] = []
 
 
 # --- requests -----------------------------------------------------------------------

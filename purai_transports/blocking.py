@@ -12,12 +12,26 @@ with Client("http://127.0.0.1:8000") as client:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from purai_proto import ChatCompletion, ChatCompletionChunk, LocalProtocolError
+from purai_proto import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatRequest,
+    LocalProtocolError,
+    Model,
+)
 
 from ._backends.sockets import SocketBackend
-from ._core.clients import ClientBase, ClosedByWith, StreamView
+from ._core.clients import (
+    ChunkT,
+    ClientBase,
+    ClosedByWith,
+    CompletionT,
+    QueryArg,
+    StreamView,
+)
 from ._core.exchange import Exchange
 from ._core.runners import SyncRun
 from ._core.settings import ClientSettings
@@ -25,8 +39,9 @@ from ._core.settings import ClientSettings
 __all__ = ["ChunkStream", "Client"]
 
 
-class ChunkStream(StreamView, ClosedByWith):
-    """A reply being streamed: iterate it for :class:`~purai_proto.ChatCompletionChunk`.
+class ChunkStream(StreamView[ChunkT, CompletionT], ClosedByWith):
+    """A reply being streamed: iterate it for :class:`~purai_proto.ChatCompletionChunk`
+    (or the ``chunk_type`` it was opened with).
 
     Use it as a context manager, so that leaving early (``break``, an exception)
     closes its connection instead of leaving a half-read reply behind.
@@ -36,15 +51,15 @@ class ChunkStream(StreamView, ClosedByWith):
         self._run = run
         self._exchange = run.exchange
 
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        return self._run
+    def __iter__(self) -> Iterator[ChunkT]:
+        return self._run  # type: ignore[return-value]
 
     def close(self) -> None:
         """Stop reading; closes the connection unless the reply was read to its end."""
         self._run.close()
 
 
-class Client(ClientBase[ChunkStream, ChatCompletion], ClosedByWith):
+class Client(ClientBase, ClosedByWith):
     """A blocking client for a PurAI or OpenAI-compatible server, on stdlib sockets.
 
     Args:
@@ -67,14 +82,52 @@ class Client(ClientBase[ChunkStream, ChatCompletion], ClosedByWith):
             )
         self._backend = SocketBackend(settings.verify)
 
-    def _open(self, exchange: Exchange) -> ChunkStream:
+    if TYPE_CHECKING:  # ClientBase's signatures, with what this flavour returns
+
+        def stream(
+            self,
+            request: ChatRequest | None = None,
+            *,
+            path: str | None = None,
+            extra_headers: Mapping[str, str] | None = None,
+            extra_query: QueryArg | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None,
+            accumulate: bool = True,
+            chunk_type: type[ChunkT] = ChatCompletionChunk,  # type: ignore[assignment]
+            completion_type: type[CompletionT] = ChatCompletion,  # type: ignore[assignment]
+            **fields: Any,
+        ) -> ChunkStream[ChunkT, CompletionT]: ...
+
+        def complete(
+            self,
+            request: ChatRequest | None = None,
+            *,
+            path: str | None = None,
+            extra_headers: Mapping[str, str] | None = None,
+            extra_query: QueryArg | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None,
+            chunk_type: Any = ChatCompletionChunk,
+            completion_type: type[CompletionT] = ChatCompletion,  # type: ignore[assignment]
+            **fields: Any,
+        ) -> CompletionT: ...
+
+        def models(
+            self,
+            *,
+            path: str | None = None,
+            extra_headers: Mapping[str, str] | None = None,
+            extra_query: QueryArg | None = None,
+        ) -> list[Model]: ...
+
+    def _open(self, exchange: Exchange) -> ChunkStream[Any, Any]:
         return ChunkStream(SyncRun(exchange, self._backend))
 
-    def _complete(self, prepare: Callable[[], Exchange]) -> ChatCompletion:
+    def _complete(self, prepare: Callable[[], Exchange], result: Callable[[Exchange], Any]) -> Any:
         exchange = prepare()
         SyncRun(exchange, self._backend).run_to_end()
-        assert exchange.completion is not None
-        return exchange.completion
+        return result(exchange)
 
     def close(self) -> None:
         """Close the idle connections; the client cannot be used afterwards."""

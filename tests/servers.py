@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import random
 import socket
 import ssl
 import struct
@@ -46,6 +47,7 @@ __all__ = [
     "gzip_chunked",
     "head",
     "http_chunk",
+    "replayed_reply",
     "sse_event",
     "streamed_reply",
     "unanswered_port",
@@ -502,3 +504,17 @@ def error_reply(
     if retry_after is not None:
         headers.append(("Retry-After", retry_after))
     return Reply([head(status, headers, reason=reason) + body], keep_alive=True)
+
+
+def replayed_reply(body: bytes, *, content_type: str = "text/event-stream", seed: int = 0) -> Reply:
+    """A captured response body sent again as it came: under ``content_type``, in HTTP
+    chunks cut at random points (from ``seed``), each sent by itself, on a connection
+    kept alive."""
+    rng = random.Random(seed)
+    pieces, pos = [], 0
+    while pos < len(body):
+        step = rng.randint(1, 200)
+        pieces.append(body[pos : pos + step])
+        pos += step
+    headers = [("Content-Type", content_type), ("Transfer-Encoding", "chunked")]
+    return Reply([head(200, headers), *chunked(pieces)], keep_alive=True)

@@ -50,7 +50,7 @@ def test_json_lines_and_the_text() -> None:
     assert printer.text == "Hi"
 
 
-def test_reasoning_is_faint_on_a_terminal_and_left_out_elsewhere() -> None:
+def test_reasoning_is_faint_on_a_terminal_and_between_think_lines_elsewhere() -> None:
     chunks = [
         ReasoningChunk(thinking="hmm, "),
         ReasoningChunk(thinking="three words"),
@@ -64,4 +64,4 @@ def test_reasoning_is_faint_on_a_terminal_and_left_out_elsewhere() -> None:
         printer.end()
         assert printer.text == "Yes."
     assert terminal.getvalue() == "\x1b[2mhmm, three words\x1b[22m\nYes.\n"
-    assert piped.getvalue() == "Yes.\n"
+    assert piped.getvalue() == "<think>\nhmm, three words\n</think>\nYes.\n"

@@ -268,7 +268,7 @@ def check_host(host: str) -> bytes:
 
 
 def request_head_and_body(
-    request: ChatRequest,
+    request: ChatRequest | None,
     *,
     host: bytes,
     path: str,
@@ -277,10 +277,12 @@ def request_head_and_body(
     user_agent: bytes,
     query: QueryArg | None = None,
 ) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]:
-    """The target, header fields and body of ``POST path``.
+    """The target, header fields and body of ``POST path``, or of ``GET path``
+    when there is no ``request``.
 
     Args:
-        request: The request body.
+        request: The request body; ``None`` for a ``GET`` (``/models``), which has
+            none.
         host: The ``Host`` value, already checked.
         path: The request target, in origin form (``/path?query``).
         api_key: Sent as ``Authorization: Bearer <api_key>`` when given.
@@ -302,8 +304,11 @@ def request_head_and_body(
         raise LocalProtocolError(
             f"the path must start with '/' and hold no spaces or control characters: {path!r}"
         )
-    check_request(request)
-    body = encode_body(request)
+    if request is not None:
+        check_request(request)
+        body = encode_body(request)
+    else:
+        body = b""
     streamed = getattr(request, "stream", None) is True
     fields: dict[bytes, tuple[bytes, bytes]] = {
         b"host": (b"Host", host),
@@ -315,8 +320,9 @@ def request_head_and_body(
             else b"application/json",
         ),
         b"accept-encoding": (b"Accept-Encoding", b"gzip, deflate"),
-        b"content-type": (b"Content-Type", b"application/json"),
     }
+    if request is not None:
+        fields[b"content-type"] = (b"Content-Type", b"application/json")
     if api_key:  # an empty key is no key: "Bearer " alone is no valid header
         fields[b"authorization"] = (b"Authorization", _bearer(api_key))
     extra: list[tuple[bytes, bytes]] = []
@@ -326,5 +332,7 @@ def request_head_and_body(
             fields[lower] = (raw_name, raw_value)
         else:
             extra.append((raw_name, raw_value))
-    head = [*fields.values(), *extra, (b"Content-Length", str(len(body)).encode())]
+    head = [*fields.values(), *extra]
+    if request is not None:  # a GET has no body, and says nothing of one
+        head.append((b"Content-Length", str(len(body)).encode()))
     return target, head, body

@@ -8,12 +8,19 @@ in :mod:`purai_transports._core.exchange` and the loop in :mod:`purai_transports
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-from purai_proto import ChatCompletion, ChatCompletionChunk
+from purai_proto import ChatCompletion, ChatCompletionChunk, ChatRequest, Model
 
-from .clients import AsyncClosedByWith, ClientBase, StreamView
+from .clients import (
+    AsyncClosedByWith,
+    ChunkT,
+    ClientBase,
+    CompletionT,
+    QueryArg,
+    StreamView,
+)
 from .exchange import Exchange
 from .runners import AsyncBackend, AsyncRun
 from .settings import DEFAULT_MAX_CONNECTIONS, ClientSettings
@@ -28,9 +35,10 @@ class _Slots(Protocol):
     def release(self) -> None: ...
 
 
-class AsyncChunkStream(StreamView, AsyncClosedByWith):
+class AsyncChunkStream(StreamView[ChunkT, CompletionT], AsyncClosedByWith):
     """A reply being streamed: ``async for`` it for
-    :class:`~purai_proto.ChatCompletionChunk`.
+    :class:`~purai_proto.ChatCompletionChunk` (or the ``chunk_type`` it was opened
+    with).
 
     Use it as an async context manager, so that leaving early (``break``, an
     exception, cancellation) closes its connection.
@@ -42,15 +50,15 @@ class AsyncChunkStream(StreamView, AsyncClosedByWith):
         self._slots = slots
         self._holding = False  # one of the client's max_connections slots
 
-    def __aiter__(self) -> AsyncChunkStream:
+    def __aiter__(self) -> AsyncChunkStream[ChunkT, CompletionT]:
         return self
 
-    async def __anext__(self) -> ChatCompletionChunk:
+    async def __anext__(self) -> ChunkT:
         if not self._holding and not self._run.finished:
             await self._slots.acquire()
             self._holding = True
         try:
-            return await self._run.__anext__()
+            return await self._run.__anext__()  # type: ignore[return-value]
         except BaseException:  # the end (StopAsyncIteration) too
             self._release()
             raise
@@ -68,9 +76,7 @@ class AsyncChunkStream(StreamView, AsyncClosedByWith):
             self._slots.release()
 
 
-class AsyncClientBase(
-    ClientBase[AsyncChunkStream, Coroutine[Any, Any, ChatCompletion]], AsyncClosedByWith
-):
+class AsyncClientBase(ClientBase, AsyncClosedByWith):
     """What the async clients add to :class:`~.clients.ClientBase`: the slots of
     ``max_connections``, ``async with`` and :meth:`aclose`; each flavour gives its
     backend and its semaphore."""
@@ -88,16 +94,56 @@ class AsyncClientBase(
     def _make_slots(self, n: int) -> _Slots:
         raise NotImplementedError
 
-    def _open(self, exchange: Exchange) -> AsyncChunkStream:
+    if TYPE_CHECKING:  # ClientBase's signatures, with what these flavours return
+
+        def stream(
+            self,
+            request: ChatRequest | None = None,
+            *,
+            path: str | None = None,
+            extra_headers: Mapping[str, str] | None = None,
+            extra_query: QueryArg | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None,
+            accumulate: bool = True,
+            chunk_type: type[ChunkT] = ChatCompletionChunk,  # type: ignore[assignment]
+            completion_type: type[CompletionT] = ChatCompletion,  # type: ignore[assignment]
+            **fields: Any,
+        ) -> AsyncChunkStream[ChunkT, CompletionT]: ...
+
+        def complete(
+            self,
+            request: ChatRequest | None = None,
+            *,
+            path: str | None = None,
+            extra_headers: Mapping[str, str] | None = None,
+            extra_query: QueryArg | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None,
+            chunk_type: Any = ChatCompletionChunk,
+            completion_type: type[CompletionT] = ChatCompletion,  # type: ignore[assignment]
+            **fields: Any,
+        ) -> Coroutine[Any, Any, CompletionT]: ...
+
+        def models(
+            self,
+            *,
+            path: str | None = None,
+            extra_headers: Mapping[str, str] | None = None,
+            extra_query: QueryArg | None = None,
+        ) -> Coroutine[Any, Any, list[Model]]: ...
+
+    def _open(self, exchange: Exchange) -> AsyncChunkStream[Any, Any]:
         return AsyncChunkStream(AsyncRun(exchange, self._backend), self._slots)
 
-    async def _complete(self, prepare: Callable[[], Exchange]) -> ChatCompletion:
+    async def _complete(
+        self, prepare: Callable[[], Exchange], result: Callable[[Exchange], Any]
+    ) -> Any:
         exchange = prepare()
         async with self._open(exchange) as stream:
             async for _ in stream:
                 pass
-        assert exchange.completion is not None
-        return exchange.completion
+        return result(exchange)
 
     async def aclose(self) -> None:
         """Close the idle connections; the client cannot be used afterwards."""

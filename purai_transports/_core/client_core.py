@@ -13,11 +13,23 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from purai_proto import ChatRequest, ClientConnection, LocalProtocolError, check_headers
+import msgspec
+
+from purai_proto import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatRequest,
+    ClientConnection,
+    LocalProtocolError,
+    Model,
+    ModelList,
+    check_headers,
+)
 
 from .exchange import Exchange
+from .paths import chat_path, models_path
 from .pool import ConnectionPool
-from .requests import build_request, check_path
+from .requests import QueryArg, build_request, check_chunk_type, check_path, check_query
 from .settings import ClientSettings, Timeout
 
 __all__ = ["ClientCore"]
@@ -59,23 +71,86 @@ class ClientCore:
         request: ChatRequest | None,
         fields: dict[str, Any],
         *,
-        path: str,
+        path: str | None,
         stream: bool,
         headers: Mapping[str, str] | None = None,
+        query: QueryArg | None = None,
         accumulate: bool = True,
+        chunk_type: Any = ChatCompletionChunk,
+        completion_type: Any = ChatCompletion,
     ) -> Exchange:
-        """Prepare one request; nothing happens until its ``run()`` is driven."""
+        """Prepare one chat request; nothing happens until its ``run()`` is driven.
+
+        ``path=None`` is the base URL's chat endpoint (:func:`~.paths.chat_path`).
+        """
+        self._check_open()
+        built = build_request(request, fields, stream=stream)
+        check_chunk_type(chunk_type)
+        return Exchange(
+            self,
+            built,
+            self._target(path if path is not None else chat_path(self.origin)),
+            self._headers(headers),
+            query=check_query(query),
+            accumulate=accumulate,
+            wants_reply=not stream,
+            chunk_type=chunk_type,
+            completion_type=completion_type,
+        )
+
+    def models_exchange(
+        self,
+        *,
+        path: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: QueryArg | None = None,
+    ) -> Exchange:
+        """Prepare the ``GET`` of the models list; :func:`models_of` reads its reply."""
+        self._check_open()
+        return Exchange(
+            self,
+            None,
+            self._target(path if path is not None else models_path(self.origin)),
+            self._headers(headers),
+            query=check_query(query),
+            accumulate=False,
+            wants_reply=True,
+            completion_type=_ModelsReply,
+        )
+
+    def _check_open(self) -> None:
         if self.pool.closed:
             raise LocalProtocolError("the client is closed")
-        built = build_request(request, fields, stream=stream)
-        if headers:
-            check_headers(None, headers)
-            extra: Mapping[str, str] = {**self.headers, **headers}
-        else:
-            extra = self.headers
-        path = self.origin.prefix + check_path(path)
-        return Exchange(self, built, path, extra, accumulate=accumulate, wants_reply=not stream)
+
+    def _target(self, path: str) -> str:
+        return self.origin.prefix + check_path(path)
+
+    def _headers(self, headers: Mapping[str, str] | None) -> Mapping[str, str]:
+        """The client's headers, with one request's own over them."""
+        if not headers:
+            return self.headers
+        check_headers(None, headers)
+        return {**self.headers, **headers}
 
     def new_protocol(self) -> ClientConnection:
         """The protocol state for a new connection."""
         return ClientConnection(self.origin.host_header, http_parser=self.settings.http_parser)
+
+
+class _PuraiModel(msgspec.Struct, gc=False):
+    """An entry of PurAI's ``GET /<company>/models``, a bare list: its owner is named
+    ``owner``, not ``owned_by`` as OpenAI's is."""
+
+    id: str = ""
+    owner: str = ""
+
+
+# OpenAI's {"object": "list", "data": [...]}, or PurAI's bare list.
+_ModelsReply = ModelList | list[_PuraiModel]
+
+
+def models_of(reply: ModelList | list[_PuraiModel]) -> list[Model]:
+    """The models a ``GET`` of the list answered, in the server's order."""
+    if isinstance(reply, ModelList):
+        return reply.data
+    return [Model(id=entry.id, owned_by=entry.owner) for entry in reply]

@@ -95,6 +95,9 @@ class APIStatusError(PuraiError):
         message: The server's message, whatever the body's shape.
         body: The decoded error body, or ``None`` when it was not JSON.
         retry_after: Seconds the server asked to wait (``Retry-After``), if any.
+        url: For a 404, the method and URL that were tried
+            (``"POST http://host/v1/chat/completions"``); else ``None``.
+        hint: For a 404, what was probably meant, when the client can tell.
     """
 
     def __init__(
@@ -104,12 +107,21 @@ class APIStatusError(PuraiError):
         *,
         body: ErrorBody | None = None,
         retry_after: float | None = None,
+        url: str | None = None,
+        hint: str | None = None,
     ) -> None:
         self.status = status
         self.message = message
         self.body = body
         self.retry_after = retry_after
-        super().__init__(f"HTTP {status}: {message}")
+        self.url = url
+        self.hint = hint
+        text = f"HTTP {status}: {message}"
+        if url is not None:
+            text += f" ({url})"
+        if hint is not None:
+            text += f"; {hint}"
+        super().__init__(text)
 
 
 class StreamError(PuraiError):

@@ -80,7 +80,9 @@ from .errors import (
     WriteTimeout,
 )
 from .operations import Close, Connect, Poll, Read, Sleep, Write
+from .paths import not_found_hint
 from .pool import Connection
+from .requests import QueryArg
 
 if TYPE_CHECKING:
     from .client_core import ClientCore
@@ -96,11 +98,19 @@ MAX_RETRY_AFTER = 60.0
 class Exchange:
     """One request and its reply, as a generator of operations and chunks.
 
+    Args:
+        request: What to post; ``None`` sends a ``GET`` of ``path`` (``models()``).
+        path: The request target, the base URL's prefix included.
+        query: Query parameters for the target, percent-encoded by the protocol.
+        chunk_type: What the reply's chunks are decoded into.
+        completion_type: What a non-streamed reply is decoded into, and what the
+            chunks are folded into.
+
     Attributes:
         connection: The connection in use, while one is; the runner closes it if the
             exchange is abandoned before it ends.
-        completion: The whole reply once the exchange ended: the non-streamed reply,
-            or the chunks accumulated.
+        completion: The whole reply once the exchange ended: the non-streamed reply
+            (of ``completion_type``), or the chunks accumulated.
         accumulator: The chunks so far, folded; ``None`` when the exchange was made
             with ``accumulate=False`` (a long stream then takes constant memory).
     """
@@ -108,22 +118,34 @@ class Exchange:
     def __init__(
         self,
         core: ClientCore,
-        request: ChatRequest,
+        request: ChatRequest | None,
         path: str,
         headers: Mapping[str, str],
         *,
+        query: QueryArg | None = None,
         accumulate: bool = True,
         wants_reply: bool = False,
+        chunk_type: Any = ChatCompletionChunk,
+        completion_type: Any = ChatCompletion,
     ) -> None:
         self.core = core
         self.request = request
         self.path = path
         self.headers = headers
+        self.query = query
+        self.chunk_type = chunk_type
+        self.completion_type = completion_type
         self.connection: Connection | None = None
         self.bytes_read = 0  # from the current connection, for this request
         self.chunk_deadline: float | None = None  # for the first chunk, once written
-        self.completion: ChatCompletion | None = None
-        self.accumulator = StreamAccumulator() if accumulate else None
+        self.completion: Any = None
+        self.accumulator: StreamAccumulator[Any] | None = None
+        self._fold: Callable[[Any], None] = _ignore
+        if accumulate:
+            self.accumulator = StreamAccumulator(completion_type=completion_type)
+            # Structs go straight in; add() reads a plain dict as a chunk first.
+            is_struct = isinstance(chunk_type, type) and issubclass(chunk_type, ChatCompletionChunk)
+            self._fold = self.accumulator.add_chunk if is_struct else self.accumulator.add
         self.wants_reply = wants_reply  # complete(): an empty reply is an error
 
     def run(self) -> Generator[Any, Any, None]:
@@ -185,7 +207,13 @@ class Exchange:
         self.connection = connection
         self.bytes_read = 0
         data = connection.protocol.send_request(
-            self.request, path=self.path, api_key=core.settings.api_key, headers=self.headers
+            self.request,
+            path=self.path,
+            api_key=core.settings.api_key,
+            headers=self.headers,
+            query=self.query,
+            chunk_type=self.chunk_type,
+            completion_type=self.completion_type,
         )
         timeout, on_timeout = _limit(core.timeout.write, WriteTimeout, total_deadline, core.clock())
         try:
@@ -287,7 +315,7 @@ class Exchange:
         chunk_timeout = self.core.timeout.chunk
         chunk_deadline = self.chunk_deadline
         clock = self.core.clock
-        add = self.accumulator.add_chunk if self.accumulator is not None else _ignore
+        add = self._fold
         connection = self.connection
         assert connection is not None
         next_event = connection.protocol.next_event
@@ -312,7 +340,7 @@ class Exchange:
                 yield from self._discard()
                 if event.in_stream:
                     raise StreamError(event.message, body=event.body)
-                raise _api_error(event)
+                raise self._status_error(event)
             elif type(event) is StreamEnded:
                 break
         if self.completion is None and not chunks and self.wants_reply:
@@ -324,7 +352,23 @@ class Exchange:
             self.completion = self.accumulator.completion()
         yield from self._release()
 
-    def completion_so_far(self) -> ChatCompletion:
+    def _status_error(self, event: ErrorReceived) -> APIStatusError:
+        """The error for an error status; a 404 names the URL tried, and what was
+        probably meant when the base URL's convention and the path disagree."""
+        if event.status != 404:
+            return _api_error(event)
+        origin = self.core.origin
+        method = "GET" if self.request is None else "POST"
+        return APIStatusError(
+            event.status,
+            event.message,
+            body=event.body,
+            retry_after=event.retry_after,
+            url=f"{method} {origin.scheme}://{origin.host_header}{self.path}",
+            hint=not_found_hint(origin, self.path[len(origin.prefix) :]),
+        )
+
+    def completion_so_far(self) -> Any:
         """The whole reply if it ended, else what the chunks so far make up.
 
         Raises:
@@ -353,7 +397,7 @@ class Exchange:
             yield Close(connection.stream)
 
 
-def _ignore(chunk: ChatCompletionChunk) -> None:
+def _ignore(chunk: Any) -> None:
     pass
 
 

@@ -3,13 +3,17 @@ checked before any connection is made."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
 
-from purai_proto import ChatRequest, LocalProtocolError, Message, check_request
+from purai_proto import ChatCompletionChunk, ChatRequest, LocalProtocolError, Message, check_request
 
-__all__ = ["build_request", "check_path"]
+__all__ = ["QueryArg", "build_request", "check_chunk_type", "check_path", "check_query"]
+
+QueryArg = Mapping[str, Any] | Iterable[tuple[str, Any]]
+"""``extra_query``: a mapping, or ``(name, value)`` pairs."""
 
 _FIELDS = {f.name: f for f in msgspec.structs.fields(ChatRequest)}
 
@@ -21,6 +25,34 @@ def check_path(path: str) -> str:
     if not path.startswith("/"):
         raise LocalProtocolError(f"path must start with '/', not {path!r}")
     return path
+
+
+def check_chunk_type(chunk_type: Any) -> None:
+    """Refuse a chunk type the stream's accumulator cannot fold."""
+    if chunk_type is Any or chunk_type is dict:
+        return
+    if not (isinstance(chunk_type, type) and issubclass(chunk_type, ChatCompletionChunk)):
+        raise LocalProtocolError(
+            "chunk_type must be ChatCompletionChunk, a subclass of it, dict or typing.Any, "
+            f"not {chunk_type!r}"
+        )
+
+
+def check_query(query: QueryArg | None) -> list[tuple[str, Any]]:
+    """``extra_query`` as ``(name, value)`` pairs, with every name a str."""
+    if query is None:
+        return []
+    pairs: list[Any]
+    try:
+        pairs = list(query.items() if isinstance(query, Mapping) else query)
+    except TypeError:
+        pairs = [query]  # not iterable: refused below
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise LocalProtocolError(
+                f"extra_query must be a mapping or (name, value) pairs, not {query!r}"
+            )
+    return pairs
 
 
 def build_request(

@@ -107,6 +107,8 @@ class SyncRun(_Run):
                         op.stream.close()
                     elif kind is Sleep:
                         self._backend.sleep(op.seconds)
+                    elif op is not None:  # a chunk of the caller's own chunk_type
+                        return op  # type: ignore[no-any-return]
                 except PuraiError as exc:
                     error = exc
         except BaseException:
@@ -161,6 +163,8 @@ class AsyncRun(_Run):
                         await op.stream.aclose()
                     elif kind is Sleep:
                         await self._backend.sleep(op.seconds)
+                    elif op is not None:  # a chunk of the caller's own chunk_type
+                        return op  # type: ignore[no-any-return]
                 except PuraiError as exc:
                     error = exc
         except BaseException:  # cancellation too: the connection must not leak

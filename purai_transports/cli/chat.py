@@ -15,11 +15,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from .._core.paths import DEFAULT_PATH
+from .._core.paths import DEFAULT_PATH, OPENAI_CHAT_PATH
 from .._core.settings import Timeout
 from .conversation import converse
 from .options import UsageError, check_at_least, check_seconds, headers_from
-from .printer import ReplyPrinter
+from .printer import REASONING_CHOICES, ReplyPrinter
 from .sessions import open_session
 
 __all__ = ["add_chat_parser"]
@@ -66,9 +66,9 @@ def add_chat_parser(commands: Any) -> None:
     )
     chat.add_argument(
         "--path",
-        default=DEFAULT_PATH,
-        help=f"the endpoint under the base URL (default: {DEFAULT_PATH}; "
-        "OpenAI-compatible servers: /v1/chat/completions)",
+        default=None,
+        help=f"the endpoint under the base URL (default: {OPENAI_CHAT_PATH} under a base "
+        f"URL ending in /v1, as OpenAI-compatible servers have it; else {DEFAULT_PATH})",
     )
     chat.add_argument(
         "--transport",
@@ -82,6 +82,14 @@ def add_chat_parser(commands: Any) -> None:
         action="store_true",
         help="print each decoded chunk (or the whole reply) as a JSON line, encoded "
         "again from the fields purai knows",
+    )
+    chat.add_argument(
+        "--reasoning",
+        choices=REASONING_CHOICES,
+        default="show",
+        help="the model's reasoning, where the server sends it: shown before the answer, "
+        "faint on a terminal and between <think> lines elsewhere, or hidden "
+        "(default: show)",
     )
     chat.add_argument(
         "--timeout",
@@ -121,7 +129,7 @@ def run_chat(args: argparse.Namespace) -> int:
         raise UsageError("no prompt given (as an argument or on standard input)")
 
     def new_printer() -> ReplyPrinter:
-        return ReplyPrinter(sys.stdout, as_json=args.json)
+        return ReplyPrinter(sys.stdout, as_json=args.json, reasoning=args.reasoning)
 
     with (
         _server_unless(args.base_url) as base_url,

@@ -31,7 +31,7 @@ class ChatSession(Protocol):
 
 @contextlib.contextmanager
 def open_session(
-    transport: str, base_url: str, options: dict[str, Any], *, path: str, stream: bool
+    transport: str, base_url: str, options: dict[str, Any], *, path: str | None, stream: bool
 ) -> Iterator[ChatSession]:
     """A session on the ``"blocking"``, ``"asyncio"`` or ``"trio"`` client,
     made with ``options``; closed, with its connections, on the way out."""
@@ -56,7 +56,7 @@ def open_session(
 
 
 class _BlockingSession:
-    def __init__(self, client: Any, path: str, stream: bool) -> None:
+    def __init__(self, client: Any, path: str | None, stream: bool) -> None:
         self._client = client
         self._path = path
         self._stream = stream
@@ -71,7 +71,7 @@ class _BlockingSession:
 
 
 class _AsyncSession:
-    def __init__(self, portal: BlockingPortal, client: Any, path: str, stream: bool) -> None:
+    def __init__(self, portal: BlockingPortal, client: Any, path: str | None, stream: bool) -> None:
         self._portal = portal
         self._client = client
         self._path = path
