@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from purai_transports.server import BackgroundServer, ServerConfig
-from tests.processes import purai_serve
-from tests.servers import ScriptedServer, streamed_reply
+from tests.helpers.processes import purai_serve
+from tests.helpers.servers import ScriptedServer, streamed_reply
 
 SEED = Path(__file__).parent / "data" / "seed-stream.json"
 QUESTION = "who are you? answer with 3 words"

@@ -1,6 +1,6 @@
 """``purai chat`` on a terminal: a conversation, turn by turn, under a pseudo-terminal.
 
-The server is a :class:`~tests.servers.ScriptedServer`, which records each request,
+The server is a :class:`~tests.helpers.servers.ScriptedServer`, which records each request,
 so that the tests can check what each turn sent: the whole conversation so far.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.servers import (
+from tests.helpers.servers import (
     LAST_CHUNK,
     Pause,
     Reply,
@@ -24,7 +24,7 @@ from tests.servers import (
     http_chunk,
     streamed_reply,
 )
-from tests.terminal import Terminal
+from tests.helpers.terminal import Terminal
 
 PROMPT = "> "
 TRANSPORTS = ["blocking", "asyncio", "trio"]

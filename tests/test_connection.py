@@ -41,7 +41,7 @@ from purai_proto import (
     StreamEnded,
 )
 from purai_proto._content_encoding import BodyDecompressor, decompressor_for
-from tests.splitting import split_ways
+from tests.helpers.splitting import split_ways
 
 SEED = (Path(__file__).parent / "data" / "seed-stream.json").read_bytes()
 HOST = "api.example.com"

@@ -19,7 +19,7 @@ from purai_proto import (
     LocalProtocolError,
     RemoteProtocolError,
 )
-from tests.splitting import all_two_piece_splits, split_ways
+from tests.helpers.splitting import all_two_piece_splits, split_ways
 
 SEED = (Path(__file__).parent / "data" / "seed-stream.json").read_bytes()
 

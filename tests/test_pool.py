@@ -45,8 +45,7 @@ from purai_transports._backends.trio import TrioBackend
 from purai_transports._core.operations import Connect
 from purai_transports._core.settings import Origin
 from purai_transports.blocking import Client
-
-from .servers import (
+from tests.helpers.servers import (
     CLOSE,
     HALF_CLOSE,
     HANG,
@@ -58,6 +57,7 @@ from .servers import (
     head,
     streamed_reply,
 )
+
 from .test_http_parsers import needs_httptools
 from .test_transports import (  # noqa: F401 - fixtures
     SEED_MESSAGES,

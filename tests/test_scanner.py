@@ -10,7 +10,7 @@ import pytest
 
 from purai_proto import RemoteProtocolError
 from purai_proto._decoding.scanner import Layout, ValueScanner
-from tests.splitting import all_two_piece_splits, split_ways
+from tests.helpers.splitting import all_two_piece_splits, split_ways
 
 Spans = list[tuple[int, int]]
 

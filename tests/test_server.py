@@ -36,7 +36,7 @@ from purai_proto import (
 )
 from purai_transports import cli
 from purai_transports.server import BackgroundServer, ServerConfig, serve, server_url
-from tests.processes import purai_serve
+from tests.helpers.processes import purai_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "data" / "seed-stream.json"

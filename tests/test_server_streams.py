@@ -27,8 +27,7 @@ from purai_proto import (
     StreamAccumulator,
     StreamEnded,
 )
-
-from .splitting import random_splits, split_ways
+from tests.helpers.splitting import random_splits, split_ways
 
 SERVERS = Path(__file__).parent / "data" / "servers"
 

@@ -8,7 +8,7 @@ make several calls through one client, as keep-alive needs. Cancellation is asyn
 only, and is tested natively under ``@pytest.mark.anyio`` and ``@pytest.mark.trio``.
 
 The servers are the stand-in server (replies as PurAI and OpenAI send them) and
-:class:`tests.servers.ScriptedServer` (exactly the bytes a test asks for, faults
+:class:`tests.helpers.servers.ScriptedServer` (exactly the bytes a test asks for, faults
 included). TLS certificates are made by trustme for each test session.
 
 Every test checks, through :func:`no_leaked_fds`, that the client leaves no file
@@ -63,8 +63,7 @@ from purai_transports.anyio import AsyncClient
 from purai_transports.blocking import Client
 from purai_transports.server import BackgroundServer, ServerConfig
 from purai_transports.trio import TrioClient
-
-from .servers import (
+from tests.helpers.servers import (
     CLOSE,
     HANG,
     RAGGED,

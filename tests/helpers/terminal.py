@@ -17,7 +17,7 @@ from types import TracebackType
 
 __all__ = ["Terminal"]
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The longest a test waits for what it expects to appear: only a test that went
 # wrong waits this long.
 _PATIENCE = 30.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 __all__ = ["purai_serve"]
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
