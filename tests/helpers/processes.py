@@ -8,11 +8,10 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+
+from .paths import ROOT
 
 __all__ = ["purai_serve"]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Literal
 
 import msgspec
+import trustme
 
 __all__ = [
     "CLOSE",
@@ -33,6 +34,7 @@ __all__ = [
     "LAST_CHUNK",
     "RAGGED",
     "RESET",
+    "TIMEOUT_408",
     "Mode",
     "Pause",
     "Reply",
@@ -46,6 +48,7 @@ __all__ = [
     "gzip_chunked",
     "head",
     "http_chunk",
+    "server_context",
     "sse_event",
     "streamed_reply",
     "unanswered_port",
@@ -377,6 +380,13 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
+    """A TLS context for a loopback server that presents ``cert``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    return context
+
+
 @contextlib.contextmanager
 def unanswered_port() -> Iterator[int]:
     """A loopback port on which connecting never completes.
@@ -393,6 +403,9 @@ def unanswered_port() -> Iterator[int]:
 
 
 # --- bytes on the wire ---------------------------------------------------------------
+
+#: What Apache, HAProxy and Varnish write on a connection that sat idle too long.
+TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
 def head(

@@ -12,12 +12,12 @@ import select
 import subprocess
 import sys
 import termios
-from pathlib import Path
 from types import TracebackType
+
+from .paths import ROOT
 
 __all__ = ["Terminal"]
 
-ROOT = Path(__file__).resolve().parents[2]
 # The longest a test waits for what it expects to appear: only a test that went
 # wrong waits this long.
 _PATIENCE = 30.0

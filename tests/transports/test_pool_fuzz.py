@@ -42,9 +42,7 @@ from purai_transports._core.client_core import ClientCore
 from purai_transports._core.exchange import Exchange
 from purai_transports._core.operations import Connect
 from purai_transports._core.runners import SyncRun
-from tests.helpers.servers import chunk_object, head, http_chunk, streamed_reply
-
-from .test_pool import TIMEOUT_408
+from tests.helpers.servers import TIMEOUT_408, chunk_object, head, http_chunk, streamed_reply
 
 PLANS = [
     "good",

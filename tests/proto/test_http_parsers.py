@@ -1,6 +1,6 @@
 """The two HTTP parsers behind ClientConnection: choosing one, and their agreement.
 
-tests/test_connection.py runs every connection test with each parser; here the
+The connection tests (tests/proto/) run with each parser; here the
 parsers are compared with each other on the same replies (well-formed ones built at
 random, and garbled ones), and the choice between them is tested.
 """
@@ -30,16 +30,14 @@ from purai_proto._http.parser import (
     ResponseHead,
     ResponseParser,
 )
-from tests.test_connection import (
+from tests.helpers.parsers import needs_httptools
+from tests.helpers.replies import (
     FUZZ_SEEDS,
     NDJSON,
     OPENAI_SSE,
     SEED,
     http_reply,
 )
-
-needs_httptools = pytest.mark.skipif(not httptools_available(), reason="httptools not installed")
-
 
 # --- choosing a parser --------------------------------------------------------------
 

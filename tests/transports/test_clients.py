@@ -2,14 +2,15 @@
 
 Every client flavour runs the same tests, written once: the blocking ``Client``,
 ``AsyncClient`` on asyncio and on trio, and the native ``TrioClient``. A test drives a
-:class:`ClientUnderTest`, which calls the blocking client directly and runs the async
-ones in an event loop of their own (an anyio blocking portal), so that one test can
-make several calls through one client, as keep-alive needs. Cancellation is async
+:class:`tests.helpers.clients.ClientUnderTest`, which calls the blocking client
+directly and runs the async ones in an event loop of their own (an anyio blocking
+portal), so that one test can make several calls through one client, as keep-alive
+needs. Cancellation is async
 only, and is tested natively under ``@pytest.mark.anyio`` and ``@pytest.mark.trio``.
 
 The servers are the stand-in server (replies as PurAI and OpenAI send them) and
 :class:`tests.helpers.servers.ScriptedServer` (exactly the bytes a test asks for, faults
-included). TLS certificates are made by trustme for each test session.
+included). TLS certificates are made by trustme for each test session (``conftest.py``).
 
 Every test checks, through :func:`no_leaked_fds`, that the client leaves no file
 descriptor open behind it: after a normal end, an abandoned stream, a cancellation and
@@ -20,14 +21,9 @@ raises, never how long anything took.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import enum
-import functools
-import gc
-import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -37,8 +33,6 @@ import trio
 import trustme
 
 from purai_proto import (
-    ChatCompletion,
-    ChatCompletionChunk,
     ChatRequest,
     LocalProtocolError,
     Message,
@@ -60,15 +54,24 @@ from purai_transports import (
     WriteTimeout,
 )
 from purai_transports.anyio import AsyncClient
-from purai_transports.blocking import Client
-from purai_transports.server import BackgroundServer, ServerConfig
 from purai_transports.trio import TrioClient
+from tests.helpers.clients import (
+    GENEROUS,
+    SEED_MESSAGES,
+    SEED_PIECES,
+    SEED_PROMPT,
+    SEED_TEXT,
+    SHORT,
+    MakeClient,
+    StartScripted,
+    Stop,
+    over_tcp_and_tls,
+)
 from tests.helpers.servers import (
     CLOSE,
     HANG,
     RAGGED,
     RESET,
-    Mode,
     Pause,
     Reply,
     ScriptedServer,
@@ -78,325 +81,21 @@ from tests.helpers.servers import (
     error_reply,
     head,
     http_chunk,
+    server_context,
     sse_event,
     streamed_reply,
     unanswered_port,
 )
 
+pytestmark = pytest.mark.usefixtures("no_leaked_fds")
+
 # Text that a decoder cutting at the wrong place would garble: multi-byte UTF-8 (two
 # and four bytes) and the "}{" that naive splitters cut PurAI's stream at.
 TEXTS = ["Hel", "lo, ", "wörld", ' }{"', "🚀!"]
 TEXT = "".join(TEXTS)
-# The seed's exchange, as the stand-in server replays it.
-SEED_PROMPT = "who are you? answer with 3 words"
-SEED_PIECES = ["AI la", "nguag", "e mod", "el."]
-SEED_TEXT = "".join(SEED_PIECES)
-SEED_MESSAGES = [{"role": "user", "content": SEED_PROMPT}]
 OPENAI_PATH = "/v1/chat/completions"
 API_KEY = "sk-test-5be6f0c1d2a34e7f"
-# A limit that a test means to run out: long enough for loopback to do everything
-# else in, short enough to keep the file fast.
-SHORT = 0.2
-# The limits of every client unless a test says otherwise: far above what loopback
-# needs, so that they only cut short a test that went wrong.
-GENEROUS = Timeout(connect=5.0, read=5.0, write=5.0, chunk=5.0)
-
-FLAVOURS = ["blocking", "anyio-asyncio", "anyio-trio", "trio"]
 JSON_HEAD = head(200, [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")])
-
-
-# --- file descriptors -----------------------------------------------------------------
-
-
-def _open_fds() -> set[tuple[int, str]]:
-    """Every open descriptor with what it points at (``socket:[inode]`` for a socket),
-    so that a descriptor closed and its number reused still counts as new."""
-    fds = set()
-    for name in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):  # listdir's own descriptor, closed by now
-            fds.add((int(name), os.readlink(f"/proc/self/fd/{name}")))
-    return fds
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_fds() -> Iterator[None]:
-    """Fail a test that leaves a descriptor open.
-
-    Set up before every other fixture of a test and so torn down after them: by then
-    its clients are closed, its servers stopped and its event loops ended, so whatever
-    is still open was leaked. A socket that was only dropped, not closed, and waits
-    in a reference cycle is closed by the collection below with a ResourceWarning,
-    which ``filterwarnings = error`` turns into a failure too.
-    """
-    if not os.path.isdir("/proc/self/fd"):
-        pytest.skip("counting descriptors needs /proc")
-    before = _open_fds()
-    yield
-    leaked = _open_fds() - before
-    if leaked:  # perhaps only waiting in a reference cycle: collect, and count again
-        gc.collect()
-        leaked = _open_fds() - before
-    assert not leaked, f"descriptors left open: {sorted(leaked)}"
-
-
-# --- TLS ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def _server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(context)
-    return context
-
-
-@pytest.fixture(scope="session")
-def server_tls(ca: trustme.CA) -> ssl.SSLContext:
-    return _server_context(ca.issue_cert("127.0.0.1", "localhost"))
-
-
-@pytest.fixture(scope="session")
-def client_tls(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
-
-
-# --- servers --------------------------------------------------------------------------
-
-StartScripted = Callable[..., ScriptedServer]
-
-
-@pytest.fixture
-def scripted(server_tls: ssl.SSLContext) -> Iterator[StartScripted]:
-    """Start scripted servers: ``scripted(*replies, tls=False, mode="script",
-    ssl_context=None)``; each stops at the end of the test."""
-    with contextlib.ExitStack() as stack:
-
-        def start(
-            *replies: Reply,
-            tls: bool = False,
-            mode: Mode = "script",
-            ssl_context: ssl.SSLContext | None = None,
-        ) -> ScriptedServer:
-            context = ssl_context or (server_tls if tls else None)
-            server = ScriptedServer(*replies, ssl_context=context, mode=mode)
-            return stack.enter_context(server)
-
-        yield start
-
-
-@pytest.fixture
-def standin(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., str]]:
-    """Start stand-in servers: ``standin(**config)`` returns the base URL."""
-    with contextlib.ExitStack() as stack:
-
-        def start(**config: Any) -> str:
-            config.setdefault("quiet", True)
-            server = stack.enter_context(BackgroundServer(ServerConfig(**config)))
-            return server.base_url
-
-        yield start
-    # A bug in the server is reported even when quiet; it would make a client test
-    # fail for the wrong reason, so say so.
-    assert "internal error" not in capsys.readouterr().err
-
-
-# --- clients --------------------------------------------------------------------------
-
-
-class Stop(enum.Enum):
-    """How a test leaves a stream before its end."""
-
-    BREAK = "break"
-    RAISE = "raise"  # an exception inside the stream's with block
-
-
-class Abandoned(Exception):
-    """Raised inside a stream's with block to leave it early."""
-
-
-@dataclasses.dataclass
-class Streamed:
-    """What a stream yielded, and what it said at the end (or where it stopped)."""
-
-    chunks: list[ChatCompletionChunk]
-    completion: ChatCompletion  # the stream's ``completion`` after the with block
-    error: PuraiError | None = None  # only with ``keep_error``
-
-    @property
-    def texts(self) -> list[str]:
-        return [chunk.text for chunk in self.chunks]
-
-    @property
-    def text(self) -> str:
-        return "".join(self.texts)
-
-
-class ClientUnderTest:
-    """One client of one flavour, with the same blocking methods for every flavour.
-
-    Args:
-        flavour: One of :data:`FLAVOURS`.
-        client: The library's client.
-        portal: The event loop that async clients run in; None for the blocking one.
-    """
-
-    def __init__(
-        self, flavour: str, client: Any, portal: anyio.from_thread.BlockingPortal | None
-    ) -> None:
-        self.flavour = flavour
-        self.client = client
-        self._portal = portal
-
-    def __repr__(self) -> str:
-        return repr(self.client)
-
-    def stream(
-        self,
-        request: ChatRequest | None = None,
-        *,
-        stop: Stop | None = None,
-        after: int = 1,
-        dawdle: float = 0.0,
-        keep_error: bool = False,
-        **fields: Any,
-    ) -> Streamed:
-        """Stream a reply through ``client.stream(request, **fields)``.
-
-        Args:
-            stop: Leave the stream after ``after`` chunks, this way.
-            dawdle: Seconds to hold each chunk before asking for the next, as a slow
-                caller does.
-            keep_error: Return a :class:`~purai_proto.PuraiError` raised while
-                streaming in :attr:`Streamed.error`, with the chunks before it, instead
-                of raising it. Any other exception is raised, and fails the test.
-        """
-        how = _How(stop, after, dawdle, keep_error)
-        if self._portal is None:
-            return self._stream_blocking(request, how, fields)
-        streamed: Streamed = self._portal.call(self._stream_async, request, how, fields)
-        return streamed
-
-    def complete(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
-        complete = functools.partial(self.client.complete, request, **fields)
-        if self._portal is None:
-            return complete()  # type: ignore[no-any-return]
-        return self._portal.call(complete)  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        if self._portal is None:
-            self.client.close()
-        else:
-            self._portal.call(self.client.aclose)
-
-    # The two loops below are the one place where the flavours differ: the same
-    # steps, with and without ``async``.
-
-    def _stream_blocking(
-        self, request: ChatRequest | None, how: _How, fields: dict[str, Any]
-    ) -> Streamed:
-        chunks: list[ChatCompletionChunk] = []
-        error: PuraiError | None = None
-        stream = self.client.stream(request, **fields)
-        try:
-            with stream:
-                for chunk in stream:
-                    chunks.append(chunk)
-                    if how.leave_after(chunks):
-                        break
-                    time.sleep(how.dawdle)
-        except Abandoned:
-            pass
-        except PuraiError as exc:
-            if not how.keep_error:
-                raise
-            error = exc
-        return Streamed(chunks, stream.completion, error)
-
-    async def _stream_async(
-        self, request: ChatRequest | None, how: _How, fields: dict[str, Any]
-    ) -> Streamed:
-        chunks: list[ChatCompletionChunk] = []
-        error: PuraiError | None = None
-        stream = self.client.stream(request, **fields)
-        try:
-            async with stream:
-                async for chunk in stream:
-                    chunks.append(chunk)
-                    if how.leave_after(chunks):
-                        break
-                    await anyio.sleep(how.dawdle)  # anyio's sleep works under trio too
-        except Abandoned:
-            pass
-        except PuraiError as exc:
-            if not how.keep_error:
-                raise
-            error = exc
-        return Streamed(chunks, stream.completion, error)
-
-
-@dataclasses.dataclass(frozen=True)
-class _How:
-    """How :meth:`ClientUnderTest.stream` reads a stream."""
-
-    stop: Stop | None
-    after: int
-    dawdle: float
-    keep_error: bool
-
-    def leave_after(self, chunks: list[ChatCompletionChunk]) -> bool:
-        """True to break out of the loop now; raises to leave by an exception."""
-        if self.stop is None or len(chunks) < self.after:
-            return False
-        if self.stop is Stop.RAISE:
-            raise Abandoned
-        return True
-
-
-MakeClient = Callable[..., ClientUnderTest]
-
-
-@pytest.fixture(params=FLAVOURS)
-def make_client(request: pytest.FixtureRequest, client_tls: ssl.SSLContext) -> Iterator[MakeClient]:
-    """Make clients of one flavour: ``make_client(base_url, **options)``.
-
-    Options are the client's; unless given, ``timeout`` is :data:`GENEROUS`, ``verify``
-    trusts the test CA, and ``max_retries`` is 0, so that a test of a fault sees the
-    fault itself and not a retry of it. Every client is closed at the end of the test.
-    """
-    flavour = str(request.param)
-    with contextlib.ExitStack() as stack:
-        portal = None
-        if flavour != "blocking":
-            backend = "asyncio" if flavour == "anyio-asyncio" else "trio"
-            portal = stack.enter_context(anyio.from_thread.start_blocking_portal(backend))
-
-        def make(base_url: str, **options: Any) -> ClientUnderTest:
-            options.setdefault("timeout", GENEROUS)
-            options.setdefault("max_retries", 0)
-            options.setdefault("verify", client_tls)
-            if portal is None:
-                client: Any = Client(base_url, **options)
-            else:
-                cls = TrioClient if flavour == "trio" else AsyncClient
-                # Made in its event loop: an async client's semaphore belongs to one.
-                client = portal.call(functools.partial(cls, base_url, **options))
-            under_test = ClientUnderTest(flavour, client, portal)
-            stack.callback(under_test.close)
-            return under_test
-
-        yield make
-
-
-def tls_ids(tls: bool) -> str:
-    return "tls" if tls else "tcp"
-
-
-over_tcp_and_tls = pytest.mark.parametrize("tls", [False, True], ids=tls_ids)
 
 
 # --- the stand-in server: every framing it speaks ---------------------------------------
@@ -902,7 +601,7 @@ def test_certificate_that_does_not_verify(
         cert = trustme.CA().issue_cert("127.0.0.1", "localhost")
     else:
         cert = ca.issue_cert("purai.example")
-    server = scripted(streamed_reply(TEXTS), ssl_context=_server_context(cert))
+    server = scripted(streamed_reply(TEXTS), ssl_context=server_context(cert))
     client = make_client(server.base_url, max_retries=2)
     with pytest.raises(TLSError, match="certificate"):
         client.stream(messages=SEED_MESSAGES)

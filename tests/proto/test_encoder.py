@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typing
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -25,8 +24,9 @@ from purai_proto import (
     encode_json,
 )
 from purai_transports.server._replies import completion, reply_text, stream_chunks
+from tests.helpers.paths import SEED_STREAM
 
-SEED = Path(__file__).parent / "data" / "seed-stream.json"
+SEED = SEED_STREAM
 SEED_REQUEST = ChatRequest(
     model="gpt-3.5-turbo",
     messages=[Message(role="user", content="who are you? answer with 3 words")],

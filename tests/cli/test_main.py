@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from purai_transports.server import BackgroundServer, ServerConfig
+from tests.helpers.paths import SEED_STREAM
 from tests.helpers.processes import purai_serve
 from tests.helpers.servers import ScriptedServer, streamed_reply
 
-SEED = Path(__file__).parent / "data" / "seed-stream.json"
+SEED = SEED_STREAM
 QUESTION = "who are you? answer with 3 words"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -32,8 +31,9 @@ from purai_proto import (
     ToolCall,
     Usage,
 )
+from tests.helpers.paths import SEED_STREAM
 
-SEED = (Path(__file__).parent / "data" / "seed-stream.json").read_bytes()
+SEED = SEED_STREAM.read_bytes()
 
 
 def seed_chunks() -> list[ChatCompletionChunk]:

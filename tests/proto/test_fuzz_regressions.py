@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from fuzz.invariants import check_connection, check_decoder
+from tests.helpers.paths import ROOT
 
-FUZZ = Path(__file__).parent.parent / "fuzz"
+FUZZ = ROOT / "fuzz"
 CHECKS = {"decoder": check_decoder, "connection": check_connection}
 
 

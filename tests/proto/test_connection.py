@@ -12,9 +12,8 @@ import subprocess
 import sys
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import h11
@@ -41,9 +40,22 @@ from purai_proto import (
     StreamEnded,
 )
 from purai_proto._content_encoding import BodyDecompressor, decompressor_for
+from tests.helpers.paths import ROOT
+from tests.helpers.replies import (
+    COMPLETION,
+    EVENT_STREAM,
+    FUZZ_SEEDS,
+    JSON,
+    NDJSON,
+    NGINX_502,
+    OPENAI_SSE,
+    SEED,
+    http_reply,
+    openai_chunk,
+    sse,
+)
 from tests.helpers.splitting import split_ways
 
-SEED = (Path(__file__).parent / "data" / "seed-stream.json").read_bytes()
 HOST = "api.example.com"
 STREAM = ChatRequest(
     model="gpt-3.5-turbo", messages=[Message(role="user", content="Hi")], stream=True
@@ -144,28 +156,6 @@ def run(
     return results[0], conn
 
 
-def http_reply(
-    body: bytes,
-    *,
-    status: int = 200,
-    reason: bytes = b"OK",
-    headers: Sequence[tuple[bytes, bytes]] = (),
-    framing: str = "length",
-    version: bytes = b"1.1",
-    chunk_size: int = 97,
-) -> bytes:
-    """A reply written by hand; ``framing`` is "length", "chunked" or "close"."""
-    head = [b"HTTP/%s %d %s\r\n" % (version, status, reason)]
-    head += [b"%s: %s\r\n" % (name, value) for name, value in headers]
-    if framing == "length":
-        head.append(b"Content-Length: %d\r\n" % len(body))
-    elif framing == "chunked":
-        head.append(b"Transfer-Encoding: chunked\r\n")
-        pieces = [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)]
-        body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
-    return b"".join(head) + b"\r\n" + body
-
-
 def chunks_of(events: Iterable[Any]) -> list[Any]:
     return [e.chunk for e in events if isinstance(e, ChunkReceived)]
 
@@ -176,54 +166,6 @@ def text_of(events: Iterable[Any]) -> str:
 
 def kinds(events: Iterable[Any]) -> list[str]:
     return [type(e).__name__ for e in events]
-
-
-def sse(*objects: Any) -> bytes:
-    return b"".join(b"data: " + msgspec.json.encode(o) + b"\n\n" for o in objects)
-
-
-def openai_chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1700000000,
-        "model": "gpt-4o",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-    }
-
-
-OPENAI_SSE = (
-    b": keep-alive\n\n"
-    + sse(
-        openai_chunk({"role": "assistant", "content": ""}),
-        openai_chunk({"content": "Hello"}),
-        openai_chunk({"content": ", world"}),
-        openai_chunk({}, "stop"),
-    )
-    + b"data: [DONE]\n\n"
-)
-NDJSON = b"".join(
-    msgspec.json.encode(openai_chunk({"content": piece})) + b"\n" for piece in ("one ", "two")
-)
-COMPLETION = {
-    "id": "chatcmpl-2",
-    "object": "chat.completion",
-    "created": 0,
-    "model": "gpt-3.5-turbo",
-    "choices": [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": "Hi there."},
-            "finish_reason": "stop",
-        }
-    ],
-    "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
-    "provider": "Churchless",
-    "overwritten": False,
-    "calledFunctions": [],
-}
-JSON = (b"Content-Type", b"application/json")
-EVENT_STREAM = (b"Content-Type", b"text/event-stream; charset=utf-8")
 
 
 # --- the request --------------------------------------------------------------------
@@ -717,16 +659,6 @@ def test_json_error_shapes(status: int, body: dict[str, Any], message: str) -> N
     if "records" in str(body):
         assert error.body.provider_records[0].provider == "FoxGPT"
     assert not conn.reusable
-
-
-NGINX_502 = b"""<html>
-<head><title>502 Bad Gateway</title></head>
-<body>
-<center><h1>502 Bad Gateway</h1></center>
-<hr><center>nginx</center>
-</body>
-</html>
-"""
 
 
 @pytest.mark.parametrize(
@@ -1422,25 +1354,6 @@ def test_fuzz_random_bytes(data: bytes, eof: bool, stream: bool, cut: int) -> No
     drain_fuzzed(conn, [data[i : i + cut] for i in range(0, len(data), cut)], eof)
 
 
-FUZZ_SEEDS = [
-    http_reply(SEED, framing="chunked", chunk_size=50),
-    http_reply(gzip.compress(SEED), headers=[(b"Content-Encoding", b"gzip")]),
-    http_reply(
-        zlib.compress(OPENAI_SSE),
-        headers=[EVENT_STREAM, (b"Content-Encoding", b"deflate")],
-        framing="chunked",
-    ),
-    http_reply(NDJSON, headers=[(b"Content-Type", b"application/x-ndjson")], framing="close"),
-    http_reply(msgspec.json.encode(COMPLETION), headers=[JSON]),
-    http_reply(
-        b'{"status": 500, "error": {"message": "x", "records": []}}',
-        status=500,
-        headers=[(b"Retry-After", b"3")],
-    ),
-    http_reply(NGINX_502, status=502, version=b"1.0", framing="close"),
-]
-
-
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.sampled_from(FUZZ_SEEDS),
@@ -1527,7 +1440,7 @@ def test_no_io_modules_are_imported() -> None:
         "print(sorted(m for m in ('socket', 'ssl', 'asyncio', 'anyio', 'trio', 'selectors') "
         "if m in sys.modules))"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )

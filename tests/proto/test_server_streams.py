@@ -5,7 +5,6 @@ cuts: each must give the same text, reasoning, tool calls and errors however cut
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -27,9 +26,10 @@ from purai_proto import (
     StreamAccumulator,
     StreamEnded,
 )
+from tests.helpers.paths import DATA
 from tests.helpers.splitting import random_splits, split_ways
 
-SERVERS = Path(__file__).parent / "data" / "servers"
+SERVERS = DATA / "servers"
 
 
 @dataclass

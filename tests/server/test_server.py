@@ -36,9 +36,9 @@ from purai_proto import (
 )
 from purai_transports import cli
 from purai_transports.server import BackgroundServer, ServerConfig, serve, server_url
+from tests.helpers.paths import ROOT
 from tests.helpers.processes import purai_serve
 
-ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "data" / "seed-stream.json"
 SEED_PROMPT = "who are you? answer with 3 words"
 SEED_TEXT = "AI language model."

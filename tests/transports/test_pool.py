@@ -9,8 +9,8 @@ after a ``204``) and the ``408`` that Apache, HAProxy and Varnish write on a
 connection that sat idle too long. Each runs on every client flavour, with both HTTP
 parsers, over TCP and TLS.
 
-The tests of this file reuse the clients, servers and the descriptor check of
-:mod:`tests.test_transports`.
+The clients, servers and the descriptor check are the transport tests' own
+(``tests/transports/conftest.py``, :mod:`tests.helpers.clients`).
 """
 
 from __future__ import annotations
@@ -45,11 +45,20 @@ from purai_transports._backends.trio import TrioBackend
 from purai_transports._core.operations import Connect
 from purai_transports._core.settings import Origin
 from purai_transports.blocking import Client
+from tests.helpers.clients import (
+    SEED_MESSAGES,
+    SHORT,
+    MakeClient,
+    StartScripted,
+    over_tcp_and_tls,
+)
+from tests.helpers.parsers import needs_httptools
 from tests.helpers.servers import (
     CLOSE,
     HALF_CLOSE,
     HANG,
     RESET,
+    TIMEOUT_408,
     Pause,
     Reply,
     Step,
@@ -58,20 +67,7 @@ from tests.helpers.servers import (
     streamed_reply,
 )
 
-from .test_http_parsers import needs_httptools
-from .test_transports import (  # noqa: F401 - fixtures
-    SEED_MESSAGES,
-    SHORT,
-    MakeClient,
-    StartScripted,
-    ca,
-    client_tls,
-    make_client,
-    no_leaked_fds,
-    over_tcp_and_tls,
-    scripted,
-    server_tls,
-)
+pytestmark = pytest.mark.usefixtures("no_leaked_fds")
 
 PARSERS = ["h11", pytest.param("httptools", marks=needs_httptools)]
 over_both_parsers = pytest.mark.parametrize("parser", PARSERS)
@@ -96,8 +92,6 @@ def length_reply(texts: list[str], *, extra: bytes = b"") -> list[Step]:
 def _reply_steps(i: int) -> list[Step]:
     return list(streamed_reply(numbered(i)).steps)
 
-
-TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 # What the server sends for request i, after which the connection is left open.
 FAULTS: dict[str, Callable[[int], list[Step]]] = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -19,9 +18,10 @@ from purai_proto import (
     LocalProtocolError,
     RemoteProtocolError,
 )
+from tests.helpers.paths import SEED_STREAM
 from tests.helpers.splitting import all_two_piece_splits, split_ways
 
-SEED = (Path(__file__).parent / "data" / "seed-stream.json").read_bytes()
+SEED = SEED_STREAM.read_bytes()
 
 
 def decode(

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, StreamEncoder, StreamFraming
+from tests.helpers.paths import ROOT, SEED_STREAM
 
-ROOT = Path(__file__).parent.parent
-SEED = Path(__file__).parent / "data" / "seed-stream.json"
+SEED = SEED_STREAM
 FRAMINGS: tuple[StreamFraming, ...] = ("sse", "concatenated", "ndjson", "json-array")
 ROW_KEYS = {
     "approach",
