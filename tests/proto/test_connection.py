@@ -7,14 +7,13 @@ Every reply is fed whole, one byte at a time, and cut at random points (seeded
 from __future__ import annotations
 
 import gzip
-import itertools
 import subprocess
 import sys
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterable
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import h11
 import msgspec
@@ -33,13 +32,27 @@ from purai_proto import (
     ErrorReceived,
     HttpParserName,
     LocalProtocolError,
-    Message,
     RemoteProtocolError,
     ResponseStarted,
     StreamAccumulator,
     StreamEnded,
 )
 from purai_proto._content_encoding import BodyDecompressor, decompressor_for
+from tests.helpers.connection import (
+    HOST,
+    NOT_STREAMED,
+    STREAM,
+    Raised,
+    chunks_of,
+    connect,
+    cut_at,
+    drive,
+    feeding_ways,
+    kinds,
+    new_connection,
+    run,
+    text_of,
+)
 from tests.helpers.paths import ROOT
 from tests.helpers.replies import (
     COMPLETION,
@@ -55,118 +68,6 @@ from tests.helpers.replies import (
     sse,
 )
 from tests.helpers.splitting import split_ways
-
-HOST = "api.example.com"
-STREAM = ChatRequest(
-    model="gpt-3.5-turbo", messages=[Message(role="user", content="Hi")], stream=True
-)
-NOT_STREAMED = ChatRequest(model="gpt-3.5-turbo", messages=[Message(role="user", content="Hi")])
-
-
-# --- every test runs with each HTTP parser -----------------------------------------
-
-PARSERS = ["h11", "httptools"]
-PARSER: HttpParserName = "h11"  # the parser of the tests running now: set by the fixture below
-
-
-@pytest.fixture(autouse=True, scope="module", params=PARSERS)
-def http_parser(request: pytest.FixtureRequest) -> str:
-    """Run the whole module once with h11 and once with httptools (when installed).
-
-    Module-scoped, so that hypothesis's tests share it; every connection the tests
-    make goes through :func:`connect`, which reads :data:`PARSER`.
-    """
-    global PARSER
-    if request.param == "httptools":
-        pytest.importorskip("httptools")
-    PARSER = request.param
-    return str(PARSER)
-
-
-# --- helpers ------------------------------------------------------------------------
-
-
-class Raised(NamedTuple):
-    """Stands for a RemoteProtocolError in a list of events."""
-
-    message: str
-
-
-def drive(conn: ClientConnection, pieces: Iterable[bytes], *, eof: bool) -> list[Any]:
-    """Feed ``pieces`` (then EOF if asked), draining events after each one.
-
-    Stops at StreamEnded or at the first RemoteProtocolError, which is recorded as
-    ``Raised``; any other exception escapes and fails the test.
-    """
-    out: list[Any] = []
-    for piece in [*pieces, *([b""] if eof else [])]:
-        conn.receive_data(piece)
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError as exc:
-                out.append(Raised(str(exc)))
-                return out
-            if event is NEED_DATA:
-                break
-            out.append(event)
-            if isinstance(event, StreamEnded):
-                return out
-    return out
-
-
-def cut_at(data: bytes, cuts: Iterable[int]) -> list[bytes]:
-    """``data`` cut at the sorted offsets ``cuts``."""
-    return [data[i:j] for i, j in itertools.pairwise([0, *cuts, len(data)])]
-
-
-def feeding_ways(data: bytes, *, bytewise: bool = True) -> list[list[bytes]]:
-    """The whole reply, one byte at a time (unless told), and at random points."""
-    return [pieces for name, pieces in split_ways(data) if bytewise or name != "bytewise"]
-
-
-def connect(**kwargs: Any) -> ClientConnection:
-    """A connection reading with the parser the module's tests run with."""
-    return ClientConnection(HOST, http_parser=PARSER, **kwargs)
-
-
-def new_connection(request: ChatRequest = STREAM, **kwargs: Any) -> ClientConnection:
-    conn = connect(**kwargs)
-    conn.send_request(request)
-    return conn
-
-
-def run(
-    reply: bytes,
-    *,
-    eof: bool = False,
-    request: ChatRequest = STREAM,
-    bytewise: bool = True,
-    **kwargs: Any,
-) -> tuple[list[Any], ClientConnection]:
-    """Events for ``reply`` fed every way; asserts they are the same every way."""
-    results = []
-    conn = None
-    for pieces in feeding_ways(reply, bytewise=bytewise):
-        conn = new_connection(request, **kwargs)
-        results.append(drive(conn, pieces, eof=eof))
-    for other in results[1:]:
-        assert other == results[0]
-    assert conn is not None
-    return results[0], conn
-
-
-def chunks_of(events: Iterable[Any]) -> list[Any]:
-    return [e.chunk for e in events if isinstance(e, ChunkReceived)]
-
-
-def text_of(events: Iterable[Any]) -> str:
-    return StreamAccumulator(events).completion().text
-
-
-def kinds(events: Iterable[Any]) -> list[str]:
-    return [type(e).__name__ for e in events]
-
 
 # --- the request --------------------------------------------------------------------
 
@@ -185,8 +86,8 @@ def parse_request(data: bytes) -> tuple[h11.Request, bytes]:
         body += event.data
 
 
-def test_request_head_and_body() -> None:
-    conn = connect()
+def test_request_head_and_body(http_parser: HttpParserName) -> None:
+    conn = connect(http_parser=http_parser)
     request, body = parse_request(conn.send_request(STREAM, api_key="purgpt-abc"))
     assert request.method == b"POST"
     assert request.target == b"/openai/chat/completions"
@@ -210,16 +111,16 @@ def test_request_head_and_body() -> None:
     "path",
     ["/openai/chat/completions", "/third-party/chat/completions", "/v1/chat/completions"],
 )
-def test_request_paths(path: str) -> None:
-    conn = connect()
+def test_request_paths(http_parser: HttpParserName, path: str) -> None:
+    conn = connect(http_parser=http_parser)
     request, _ = parse_request(conn.send_request(NOT_STREAMED, path=path))
     assert request.target == path.encode()
     assert dict(request.headers)[b"accept"] == b"application/json"
     assert b"authorization" not in dict(request.headers)
 
 
-def test_extra_headers_add_and_replace() -> None:
-    conn = connect()
+def test_extra_headers_add_and_replace(http_parser: HttpParserName) -> None:
+    conn = connect(http_parser=http_parser)
     data = conn.send_request(
         STREAM,
         headers=[("User-Agent", "mine/1"), ("X-Trace", b"abc"), ("X-Trace", "d\te ")],
@@ -228,7 +129,7 @@ def test_extra_headers_add_and_replace() -> None:
     assert dict(request.headers)[b"user-agent"] == b"mine/1"
     assert [v for k, v in request.headers if k == b"x-trace"] == [b"abc", b"d\te"]
     assert data.count(b"User-Agent") == 1
-    conn = connect()
+    conn = connect(http_parser=http_parser)
     request, _ = parse_request(conn.send_request(STREAM, headers={"accept": "text/plain"}))
     assert [v for k, v in request.headers if k == b"accept"] == [b"text/plain"]
 
@@ -255,8 +156,10 @@ def test_extra_headers_add_and_replace() -> None:
         ({"path": "v1/chat"}, "the path must start with '/'"),
     ],
 )
-def test_bad_header_values_are_refused_before_sending(kwargs: dict[str, Any], match: str) -> None:
-    conn = connect()
+def test_bad_header_values_are_refused_before_sending(
+    http_parser: HttpParserName, kwargs: dict[str, Any], match: str
+) -> None:
+    conn = connect(http_parser=http_parser)
     with pytest.raises(LocalProtocolError, match=match):
         conn.send_request(STREAM, **kwargs)
     # Nothing was sent: the connection is as good as new.
@@ -265,27 +168,27 @@ def test_bad_header_values_are_refused_before_sending(kwargs: dict[str, Any], ma
     assert text_of(drive(conn, [http_reply(SEED)], eof=False)) == "AI language model."
 
 
-def test_the_api_key_is_not_quoted_in_the_error() -> None:
+def test_the_api_key_is_not_quoted_in_the_error(http_parser: HttpParserName) -> None:
     with pytest.raises(LocalProtocolError) as info:
-        connect().send_request(STREAM, api_key="secret-key\r\n")
+        connect(http_parser=http_parser).send_request(STREAM, api_key="secret-key\r\n")
     assert "secret" not in str(info.value)
 
 
 @pytest.mark.parametrize("host", ["", "a\r\nb", "a\nb"])
-def test_bad_host(host: str) -> None:
+def test_bad_host(http_parser: HttpParserName, host: str) -> None:
     with pytest.raises(LocalProtocolError):
-        ClientConnection(host, http_parser=PARSER)
+        ClientConnection(host, http_parser=http_parser)
 
 
-def test_unencodable_request() -> None:
-    conn = connect()
+def test_unencodable_request(http_parser: HttpParserName) -> None:
+    conn = connect(http_parser=http_parser)
     with pytest.raises(LocalProtocolError, match="cannot encode"):
         conn.send_request(ChatRequest(logit_bias={"a": object()}))  # type: ignore[dict-item]
 
 
-def test_limits_must_be_positive() -> None:
+def test_limits_must_be_positive(http_parser: HttpParserName) -> None:
     with pytest.raises(LocalProtocolError, match="positive"):
-        connect(max_decompressed_size=0)
+        connect(max_decompressed_size=0, http_parser=http_parser)
 
 
 # --- body delimitation --------------------------------------------------------------
@@ -301,9 +204,11 @@ def test_limits_must_be_positive() -> None:
         ("length", b"1.0", False),
     ],
 )
-def test_seed_stream_every_delimitation(framing: str, version: bytes, eof: bool) -> None:
+def test_seed_stream_every_delimitation(
+    http_parser: HttpParserName, framing: str, version: bytes, eof: bool
+) -> None:
     reply = http_reply(SEED, framing=framing, version=version, headers=[JSON])
-    events, conn = run(reply, eof=eof)
+    events, conn = run(reply, eof=eof, http_parser=http_parser)
     assert isinstance(events[0], ResponseStarted)
     assert events[0].status == 200
     assert (b"content-type", b"application/json") in events[0].headers
@@ -314,15 +219,19 @@ def test_seed_stream_every_delimitation(framing: str, version: bytes, eof: bool)
     assert conn.reusable == (version == b"1.1" and framing != "close")
 
 
-def test_seed_with_no_content_type_is_told_from_its_bytes() -> None:
-    events, _ = run(http_reply(SEED, headers=[(b"Content-Type", b"text/plain")]))
+def test_seed_with_no_content_type_is_told_from_its_bytes(http_parser: HttpParserName) -> None:
+    events, _ = run(
+        http_reply(SEED, headers=[(b"Content-Type", b"text/plain")]), http_parser=http_parser
+    )
     assert text_of(events) == "AI language model."
-    events, _ = run(http_reply(SEED))
+    events, _ = run(http_reply(SEED), http_parser=http_parser)
     assert text_of(events) == "AI language model."
 
 
-def test_sse_from_content_type() -> None:
-    events, conn = run(http_reply(OPENAI_SSE, headers=[EVENT_STREAM], framing="chunked"))
+def test_sse_from_content_type(http_parser: HttpParserName) -> None:
+    events, conn = run(
+        http_reply(OPENAI_SSE, headers=[EVENT_STREAM], framing="chunked"), http_parser=http_parser
+    )
     assert kinds(events) == ["ResponseStarted"] + ["ChunkReceived"] * 4 + ["StreamEnded"]
     completion = StreamAccumulator(events).completion()
     assert completion.text == "Hello, world"
@@ -331,19 +240,28 @@ def test_sse_from_content_type() -> None:
     assert conn.reusable
 
 
-def test_sse_is_sse_even_for_a_non_streamed_request() -> None:
-    events, _ = run(http_reply(OPENAI_SSE, headers=[EVENT_STREAM]), request=NOT_STREAMED)
+def test_sse_is_sse_even_for_a_non_streamed_request(http_parser: HttpParserName) -> None:
+    events, _ = run(
+        http_reply(OPENAI_SSE, headers=[EVENT_STREAM]),
+        request=NOT_STREAMED,
+        http_parser=http_parser,
+    )
     assert text_of(events) == "Hello, world"
 
 
-def test_ndjson_from_content_type() -> None:
-    events, _ = run(http_reply(NDJSON, headers=[(b"Content-Type", b"application/x-ndjson")]))
+def test_ndjson_from_content_type(http_parser: HttpParserName) -> None:
+    events, _ = run(
+        http_reply(NDJSON, headers=[(b"Content-Type", b"application/x-ndjson")]),
+        http_parser=http_parser,
+    )
     assert [c.text for c in chunks_of(events)] == ["one ", "two"]
 
 
-def test_non_streamed_reply_gives_a_completion() -> None:
+def test_non_streamed_reply_gives_a_completion(http_parser: HttpParserName) -> None:
     body = msgspec.json.encode(COMPLETION)
-    events, conn = run(http_reply(body, headers=[JSON]), request=NOT_STREAMED)
+    events, conn = run(
+        http_reply(body, headers=[JSON]), request=NOT_STREAMED, http_parser=http_parser
+    )
     assert kinds(events) == ["ResponseStarted", "CompletionReceived", "StreamEnded"]
     completion = events[1].completion
     assert isinstance(completion, ChatCompletion)
@@ -355,17 +273,19 @@ def test_non_streamed_reply_gives_a_completion() -> None:
     assert conn.reusable
 
 
-def test_non_streamed_reply_with_an_error_object() -> None:
+def test_non_streamed_reply_with_an_error_object(http_parser: HttpParserName) -> None:
     body = b'{"error": {"message": "quota exceeded", "type": "insufficient_quota"}}'
-    events, conn = run(http_reply(body, headers=[JSON]), request=NOT_STREAMED)
+    events, conn = run(
+        http_reply(body, headers=[JSON]), request=NOT_STREAMED, http_parser=http_parser
+    )
     assert kinds(events) == ["ResponseStarted", "ErrorReceived", "StreamEnded"]
     assert events[1].message == "quota exceeded"
     assert events[1].status == 200
     assert not conn.reusable
 
 
-def test_empty_success_body() -> None:
-    events, _ = run(http_reply(b"", headers=[JSON]), request=NOT_STREAMED)
+def test_empty_success_body(http_parser: HttpParserName) -> None:
+    events, _ = run(http_reply(b"", headers=[JSON]), request=NOT_STREAMED, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted", "StreamEnded"]
 
 
@@ -380,17 +300,19 @@ def test_empty_success_body() -> None:
     ],
 )
 @pytest.mark.parametrize("framing", ["length", "chunked"])
-def test_informational_responses_are_skipped(informational: bytes, framing: str) -> None:
-    events, conn = run(informational + http_reply(SEED, framing=framing))
+def test_informational_responses_are_skipped(
+    http_parser: HttpParserName, informational: bytes, framing: str
+) -> None:
+    events, conn = run(informational + http_reply(SEED, framing=framing), http_parser=http_parser)
     assert kinds(events)[0] == "ResponseStarted"
     assert events[0].status == 200
     assert text_of(events) == "AI language model."
     assert conn.reusable
 
 
-def test_eof_after_an_informational_response() -> None:
+def test_eof_after_an_informational_response(http_parser: HttpParserName) -> None:
     reply = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2"
-    events, _ = run(reply, eof=True)
+    events, _ = run(reply, eof=True, http_parser=http_parser)
     assert events == [
         Raised(
             "the server closed the connection before the response headers were complete, "
@@ -399,7 +321,7 @@ def test_eof_after_an_informational_response() -> None:
     ]
 
 
-def test_header_fields_come_as_h11_gives_them() -> None:
+def test_header_fields_come_as_h11_gives_them(http_parser: HttpParserName) -> None:
     # Names lowercased, values without the whitespace around them (RFC 9110, section
     # 5.5), Transfer-Encoding lowercased, whatever the parser.
     head = (
@@ -412,7 +334,7 @@ def test_header_fields_come_as_h11_gives_them() -> None:
         b"x-foo: again\r\n\r\n"
     )
     reply = head + http_reply(SEED, framing="chunked").partition(b"\r\n\r\n")[2]
-    events, conn = run(reply)
+    events, conn = run(reply, http_parser=http_parser)
     assert events[0] == ResponseStarted(
         status=200,
         reason=b"All  good ",
@@ -429,28 +351,28 @@ def test_header_fields_come_as_h11_gives_them() -> None:
     assert conn.reusable
 
 
-def test_status_line_without_a_reason() -> None:
+def test_status_line_without_a_reason(http_parser: HttpParserName) -> None:
     for line in (b"HTTP/1.1 200\r\n", b"HTTP/1.1 200 \r\n"):
-        events, _ = run(line + http_reply(SEED).partition(b"\r\n")[2])
+        events, _ = run(line + http_reply(SEED).partition(b"\r\n")[2], http_parser=http_parser)
         assert events[0].reason == b""
         assert text_of(events) == "AI language model."
 
 
-def test_body_delimited_by_closing_on_http_1_1() -> None:
-    events, conn = run(b"HTTP/1.1 200 OK\r\n\r\n" + SEED, eof=True)
+def test_body_delimited_by_closing_on_http_1_1(http_parser: HttpParserName) -> None:
+    events, conn = run(b"HTTP/1.1 200 OK\r\n\r\n" + SEED, eof=True, http_parser=http_parser)
     assert text_of(events) == "AI language model."
     assert isinstance(events[-1], StreamEnded)
     assert not conn.reusable
 
 
-def test_no_body_for_204_and_304_whatever_the_fields_say() -> None:
+def test_no_body_for_204_and_304_whatever_the_fields_say(http_parser: HttpParserName) -> None:
     # RFC 9112, section 6.3, rule 1.
     reply = b"HTTP/1.1 204 No Content\r\nContent-Length: 20\r\n\r\n"
-    events, conn = run(reply, request=NOT_STREAMED)
+    events, conn = run(reply, request=NOT_STREAMED, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted", "StreamEnded"]
     assert conn.reusable
     reply = b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"
-    events, _ = run(reply, request=NOT_STREAMED)
+    events, _ = run(reply, request=NOT_STREAMED, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted", "ErrorReceived", "StreamEnded"]
 
 
@@ -472,45 +394,56 @@ ENCODINGS: dict[str, Callable[[bytes], bytes]] = {
 
 @pytest.mark.parametrize("name", sorted(ENCODINGS))
 @pytest.mark.parametrize("framing", ["length", "chunked"])
-def test_compressed_seed(name: str, framing: str) -> None:
+def test_compressed_seed(http_parser: HttpParserName, name: str, framing: str) -> None:
     coding = b"deflate" if name == "raw-deflate" else name.encode()
     body = ENCODINGS[name](SEED)
     reply = http_reply(
         body, headers=[JSON, (b"Content-Encoding", coding)], framing=framing, chunk_size=7
     )
-    events, conn = run(reply)
+    events, conn = run(reply, http_parser=http_parser)
     assert text_of(events) == "AI language model."
     assert conn.reusable
 
 
-def test_compressed_sse() -> None:
+def test_compressed_sse(http_parser: HttpParserName) -> None:
     headers = [EVENT_STREAM, (b"Content-Encoding", b"gzip")]
-    events, _ = run(http_reply(gzip.compress(OPENAI_SSE), headers=headers, framing="chunked"))
+    events, _ = run(
+        http_reply(gzip.compress(OPENAI_SSE), headers=headers, framing="chunked"),
+        http_parser=http_parser,
+    )
     assert text_of(events) == "Hello, world"
 
 
-def test_compressed_completion() -> None:
+def test_compressed_completion(http_parser: HttpParserName) -> None:
     body = zlib.compress(msgspec.json.encode(COMPLETION))
     headers = [JSON, (b"Content-Encoding", b"deflate")]
-    events, _ = run(http_reply(body, headers=headers), request=NOT_STREAMED)
+    events, _ = run(
+        http_reply(body, headers=headers), request=NOT_STREAMED, http_parser=http_parser
+    )
     assert events[1].completion.text == "Hi there."
 
 
-def test_gzip_members_back_to_back() -> None:
+def test_gzip_members_back_to_back(http_parser: HttpParserName) -> None:
     half = len(SEED) // 2
     body = gzip.compress(SEED[:half]) + gzip.compress(SEED[half:])
-    events, _ = run(http_reply(body, headers=[(b"Content-Encoding", b"gzip")]))
+    events, _ = run(
+        http_reply(body, headers=[(b"Content-Encoding", b"gzip")]), http_parser=http_parser
+    )
     assert text_of(events) == "AI language model."
 
 
-def test_two_codings_are_undone_in_reverse() -> None:
+def test_two_codings_are_undone_in_reverse(http_parser: HttpParserName) -> None:
     body = gzip.compress(zlib.compress(SEED))
-    events, _ = run(http_reply(body, headers=[(b"Content-Encoding", b"deflate, gzip")]))
+    events, _ = run(
+        http_reply(body, headers=[(b"Content-Encoding", b"deflate, gzip")]), http_parser=http_parser
+    )
     assert text_of(events) == "AI language model."
 
 
-def test_identity_coding() -> None:
-    events, _ = run(http_reply(SEED, headers=[(b"Content-Encoding", b"identity")]))
+def test_identity_coding(http_parser: HttpParserName) -> None:
+    events, _ = run(
+        http_reply(SEED, headers=[(b"Content-Encoding", b"identity")]), http_parser=http_parser
+    )
     assert text_of(events) == "AI language model."
 
 
@@ -522,22 +455,27 @@ def test_identity_coding() -> None:
         (b"\x1f\x8b\x08\x00garbage-garbage", "invalid gzip data"),
     ],
 )
-def test_bad_gzip(body: bytes, match: str) -> None:
-    events, conn = run(http_reply(body, headers=[(b"Content-Encoding", b"gzip")]))
+def test_bad_gzip(http_parser: HttpParserName, body: bytes, match: str) -> None:
+    events, conn = run(
+        http_reply(body, headers=[(b"Content-Encoding", b"gzip")]), http_parser=http_parser
+    )
     assert isinstance(events[-1], Raised)
     assert match in events[-1].message
     assert not conn.reusable
 
 
-def test_truncated_deflate_of_one_byte() -> None:
+def test_truncated_deflate_of_one_byte(http_parser: HttpParserName) -> None:
     events, _ = run(
-        http_reply(zlib.compress(SEED)[:1], headers=[(b"Content-Encoding", b"deflate")])
+        http_reply(zlib.compress(SEED)[:1], headers=[(b"Content-Encoding", b"deflate")]),
+        http_parser=http_parser,
     )
     assert events[-1] == Raised("the body ended inside the deflate data, after 1 compressed bytes")
 
 
-def test_unsupported_coding() -> None:
-    events, _ = run(http_reply(SEED, headers=[(b"Content-Encoding", b"br")]))
+def test_unsupported_coding(http_parser: HttpParserName) -> None:
+    events, _ = run(
+        http_reply(SEED, headers=[(b"Content-Encoding", b"br")]), http_parser=http_parser
+    )
     assert kinds(events) == ["ResponseStarted", "Raised"]
     assert "unsupported Content-Encoding 'br'" in events[-1].message
 
@@ -550,7 +488,7 @@ def gzip_bomb(megabytes: int, byte: bytes = b"\0") -> bytes:
     return b"".join(compressor.compress(block) for _ in range(megabytes)) + compressor.flush()
 
 
-def test_gzip_bomb_is_stopped_while_inflating() -> None:
+def test_gzip_bomb_is_stopped_while_inflating(http_parser: HttpParserName) -> None:
     # An error reply: its body is read and dropped past its first 64 KiB, so nothing
     # but the cap stops the inflating.
     bomb = gzip_bomb(128)
@@ -558,7 +496,7 @@ def test_gzip_bomb_is_stopped_while_inflating() -> None:
     reply = http_reply(bomb, status=500, headers=[(b"Content-Encoding", b"gzip")])
     tracemalloc.start()
     try:
-        conn = new_connection(max_decompressed_size=1 << 20)
+        conn = new_connection(max_decompressed_size=1 << 20, http_parser=http_parser)
         events = drive(conn, [reply], eof=False)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -570,26 +508,32 @@ def test_gzip_bomb_is_stopped_while_inflating() -> None:
     assert not conn.reusable
 
 
-def test_gzip_bomb_with_the_default_cap() -> None:
+def test_gzip_bomb_with_the_default_cap(http_parser: HttpParserName) -> None:
     reply = http_reply(gzip_bomb(65), status=500, headers=[(b"Content-Encoding", b"gzip")])
-    events, _ = run(reply, bytewise=False)
+    events, _ = run(reply, bytewise=False, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted", "ErrorReceived", "Raised"]
     assert "the body inflates past 67108864 bytes (max_decompressed_size)" in events[-1].message
 
 
-def test_gzip_bomb_in_a_stream() -> None:
+def test_gzip_bomb_in_a_stream(http_parser: HttpParserName) -> None:
     reply = http_reply(gzip_bomb(16, b" "), headers=[(b"Content-Encoding", b"gzip")])
-    events, _ = run(reply, bytewise=False, max_decompressed_size=1 << 20)
+    events, _ = run(reply, bytewise=False, max_decompressed_size=1 << 20, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted", "Raised"]
     assert "inflates past 1048576 bytes" in events[-1].message
 
 
-def test_compressed_body_within_the_cap_passes() -> None:
+def test_compressed_body_within_the_cap_passes(http_parser: HttpParserName) -> None:
     body = gzip.compress(SEED)
     headers = [(b"Content-Encoding", b"gzip")]
-    events, _ = run(http_reply(body, headers=headers), max_decompressed_size=len(SEED))
+    events, _ = run(
+        http_reply(body, headers=headers), max_decompressed_size=len(SEED), http_parser=http_parser
+    )
     assert text_of(events) == "AI language model."
-    events, _ = run(http_reply(body, headers=headers), max_decompressed_size=len(SEED) - 1)
+    events, _ = run(
+        http_reply(body, headers=headers),
+        max_decompressed_size=len(SEED) - 1,
+        http_parser=http_parser,
+    )
     assert "inflates past" in events[-1].message
 
 
@@ -645,9 +589,13 @@ RECORDS = [{"provider": "FoxGPT", "response": {"status": 502, "data": "<html>bad
         ),
     ],
 )
-def test_json_error_shapes(status: int, body: dict[str, Any], message: str) -> None:
+def test_json_error_shapes(
+    http_parser: HttpParserName, status: int, body: dict[str, Any], message: str
+) -> None:
     raw = msgspec.json.encode(body)
-    events, conn = run(http_reply(raw, status=status, reason=b"Nope", headers=[JSON]))
+    events, conn = run(
+        http_reply(raw, status=status, reason=b"Nope", headers=[JSON]), http_parser=http_parser
+    )
     assert kinds(events) == ["ResponseStarted", "ErrorReceived", "StreamEnded"]
     error = events[1]
     assert error.status == status
@@ -674,19 +622,21 @@ def test_json_error_shapes(status: int, body: dict[str, Any], message: str) -> N
         (b"x" * 2000, "x" * 297 + "..."),
     ],
 )
-def test_text_error_bodies(body: bytes, message: str | None) -> None:
+def test_text_error_bodies(http_parser: HttpParserName, body: bytes, message: str | None) -> None:
     reply = http_reply(
         body, status=502, reason=b"Bad Gateway", headers=[(b"Content-Type", b"text/html")]
     )
-    events, _ = run(reply, bytewise=len(body) < 1000)
+    events, _ = run(reply, bytewise=len(body) < 1000, http_parser=http_parser)
     error = events[1]
     assert isinstance(error, ErrorReceived)
     assert error.message == (message or body.decode())
     assert error.excerpt == body.decode()[:1000]
 
 
-def test_error_body_of_an_unexpected_json_shape_keeps_the_decoded_body() -> None:
-    events, _ = run(http_reply(b'{"status": 418}', status=418))
+def test_error_body_of_an_unexpected_json_shape_keeps_the_decoded_body(
+    http_parser: HttpParserName,
+) -> None:
+    events, _ = run(http_reply(b'{"status": 418}', status=418), http_parser=http_parser)
     assert events[1].body is not None
     assert events[1].body.status == 418
     assert events[1].message == '{"status": 418}'
@@ -725,42 +675,54 @@ def test_error_body_of_an_unexpected_json_shape_keeps_the_decoded_body() -> None
         ([(b"Retry-After", b"Wed, 21 Okt 2015 07:28:00 GMT")], None),
     ],
 )
-def test_retry_after(headers: list[tuple[bytes, bytes]], retry_after: float | None) -> None:
+def test_retry_after(
+    http_parser: HttpParserName, headers: list[tuple[bytes, bytes]], retry_after: float | None
+) -> None:
     body = b'{"status": 429, "error": "Too many requests"}'
-    events, _ = run(http_reply(body, status=429, headers=headers))
+    events, _ = run(http_reply(body, status=429, headers=headers), http_parser=http_parser)
     assert events[1].message == "Too many requests"
     assert events[1].retry_after == retry_after
 
 
-def test_retry_after_date_against_the_clock() -> None:
+def test_retry_after_date_against_the_clock(http_parser: HttpParserName) -> None:
     headers = [(b"Retry-After", b"Fri, 31 Dec 2100 23:59:59 GMT")]
-    conn = new_connection()
+    conn = new_connection(http_parser=http_parser)
     events = drive(conn, [http_reply(b"", status=503, reason=b"Busy", headers=headers)], eof=False)
     assert events[1].retry_after > 365 * 24 * 3600
     assert events[1].message == "HTTP 503 Busy"
 
 
-def test_compressed_error_body() -> None:
+def test_compressed_error_body(http_parser: HttpParserName) -> None:
     body = gzip.compress(b'{"status": 500, "error": "boom"}')
-    events, _ = run(http_reply(body, status=500, headers=[(b"Content-Encoding", b"gzip")]))
+    events, _ = run(
+        http_reply(body, status=500, headers=[(b"Content-Encoding", b"gzip")]),
+        http_parser=http_parser,
+    )
     assert events[1].message == "boom"
 
 
-def test_long_error_body_keeps_only_its_start() -> None:
+def test_long_error_body_keeps_only_its_start(http_parser: HttpParserName) -> None:
     body = b'{"error": "' + b"x" * 100_000 + b'"}'
-    events, _ = run(http_reply(body, status=500, framing="chunked"), bytewise=False)
+    events, _ = run(
+        http_reply(body, status=500, framing="chunked"), bytewise=False, http_parser=http_parser
+    )
     assert kinds(events) == ["ResponseStarted", "ErrorReceived", "StreamEnded"]
     assert events[1].body is None  # only the first 64 KiB were kept: not valid JSON
     assert events[1].message.startswith('{"error": "xxx')
     assert len(events[1].excerpt) == 1000
-    small = run(http_reply(body, status=500), bytewise=False, max_error_body_size=10)[0]
+    small = run(
+        http_reply(body, status=500),
+        bytewise=False,
+        max_error_body_size=10,
+        http_parser=http_parser,
+    )[0]
     assert small[1].excerpt == '{"error": '
 
 
-def test_error_reply_cut_short_still_reports_the_error() -> None:
+def test_error_reply_cut_short_still_reports_the_error(http_parser: HttpParserName) -> None:
     body = b'{"status": 503, "error": "Model is not available at the moment."}'
     reply = http_reply(body, status=503)[:-5]
-    events, conn = run(reply, eof=True)
+    events, conn = run(reply, eof=True, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted", "ErrorReceived", "Raised"]
     assert events[1].status == 503
     assert events[1].body is None
@@ -769,10 +731,10 @@ def test_error_reply_cut_short_still_reports_the_error() -> None:
     assert not conn.reusable
 
 
-def test_error_object_inside_a_stream_after_chunks() -> None:
+def test_error_object_inside_a_stream_after_chunks(http_parser: HttpParserName) -> None:
     error = b'{"status": 500, "error": {"message": "All of our providers returned with errors."}}'
     reply = http_reply(SEED + error, framing="chunked")
-    events, conn = run(reply)
+    events, conn = run(reply, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted"] + ["ChunkReceived"] * 4 + [
         "ErrorReceived",
         "StreamEnded",
@@ -786,9 +748,11 @@ def test_error_object_inside_a_stream_after_chunks() -> None:
     assert not conn.reusable
 
 
-def test_openai_error_object_inside_an_sse_stream() -> None:
+def test_openai_error_object_inside_an_sse_stream(http_parser: HttpParserName) -> None:
     body = sse(openai_chunk({"content": "Hel"}), {"error": {"message": "overloaded"}})
-    events, _ = run(http_reply(body, headers=[EVENT_STREAM, (b"Retry-After", b"1")]))
+    events, _ = run(
+        http_reply(body, headers=[EVENT_STREAM, (b"Retry-After", b"1")]), http_parser=http_parser
+    )
     assert kinds(events) == ["ResponseStarted", "ChunkReceived", "ErrorReceived", "StreamEnded"]
     assert events[2].status == 200
     assert events[2].message == "overloaded"
@@ -798,17 +762,17 @@ def test_openai_error_object_inside_an_sse_stream() -> None:
 # --- the connection closing early ---------------------------------------------------
 
 
-def test_eof_before_any_byte() -> None:
-    events, conn = run(b"", eof=True)
+def test_eof_before_any_byte(http_parser: HttpParserName) -> None:
+    events, conn = run(b"", eof=True, http_parser=http_parser)
     assert events == [
         Raised("the server closed the connection without sending a response (at byte 0)")
     ]
     assert not conn.reusable
 
 
-def test_eof_inside_the_headers() -> None:
+def test_eof_inside_the_headers(http_parser: HttpParserName) -> None:
     reply = b"HTTP/1.1 200 OK\r\nContent-Ty"
-    events, _ = run(reply, eof=True)
+    events, _ = run(reply, eof=True, http_parser=http_parser)
     assert events == [
         Raised(
             "the server closed the connection before the response headers were complete, "
@@ -817,9 +781,9 @@ def test_eof_inside_the_headers() -> None:
     ]
 
 
-def test_eof_inside_a_content_length_body() -> None:
+def test_eof_inside_a_content_length_body(http_parser: HttpParserName) -> None:
     reply = http_reply(SEED)[:-100]
-    events, _ = run(reply, eof=True)
+    events, _ = run(reply, eof=True, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted"] + ["ChunkReceived"] * 3 + ["Raised"]
     assert events[-1].message.startswith(
         f"the server closed the connection after {len(SEED) - 100} of the {len(SEED)} "
@@ -827,18 +791,18 @@ def test_eof_inside_a_content_length_body() -> None:
     )
 
 
-def test_eof_inside_an_http_chunk() -> None:
+def test_eof_inside_an_http_chunk(http_parser: HttpParserName) -> None:
     reply = http_reply(SEED, framing="chunked", chunk_size=1000)
     cut = reply.index(b"\r\n", reply.index(b"\r\n\r\n") + 4 + 1000) - 500
-    events, _ = run(reply[:cut], eof=True)
+    events, _ = run(reply[:cut], eof=True, http_parser=http_parser)
     assert kinds(events)[0] == "ResponseStarted"
     assert isinstance(events[-1], Raised)
     assert "in the middle of the chunked body, after 500 bytes of body data" in events[-1].message
 
 
-def test_eof_inside_an_object() -> None:
+def test_eof_inside_an_object(http_parser: HttpParserName) -> None:
     reply = http_reply(SEED[:-40], framing="close")
-    events, conn = run(reply, eof=True)
+    events, conn = run(reply, eof=True, http_parser=http_parser)
     assert kinds(events) == ["ResponseStarted"] + ["ChunkReceived"] * 3 + ["Raised"]
     last = len(SEED) - 40 - SEED.rindex(b"}{") - 1
     assert events[-1].message.startswith(
@@ -847,18 +811,20 @@ def test_eof_inside_an_object() -> None:
     assert not conn.reusable
 
 
-def test_body_ending_inside_an_object() -> None:
-    events, _ = run(http_reply(SEED[:-40]))
+def test_body_ending_inside_an_object(http_parser: HttpParserName) -> None:
+    events, _ = run(http_reply(SEED[:-40]), http_parser=http_parser)
     assert events[-1].message.startswith("the body ended: stream ended inside a value, after")
 
 
-def test_eof_inside_an_sse_stream_keeps_the_last_event() -> None:
+def test_eof_inside_an_sse_stream_keeps_the_last_event(http_parser: HttpParserName) -> None:
     body = sse(openai_chunk({"content": "a"}), openai_chunk({"content": "b"}))[:-2]
-    events, _ = run(http_reply(body, headers=[EVENT_STREAM], framing="close"), eof=True)
+    events, _ = run(
+        http_reply(body, headers=[EVENT_STREAM], framing="close"), eof=True, http_parser=http_parser
+    )
     assert text_of(events) == "ab"
 
 
-def refused(reply: bytes) -> str:
+def refused(reply: bytes, *, http_parser: HttpParserName) -> str:
     """The error every way of feeding ``reply`` raises before any event; its first.
 
     Only what was wrong is the same every way: h11 says "illegal request line" for a
@@ -866,7 +832,7 @@ def refused(reply: bytes) -> str:
     """
     messages: list[str] = []
     for pieces in feeding_ways(reply):
-        events = drive(new_connection(), pieces, eof=False)
+        events = drive(new_connection(http_parser=http_parser), pieces, eof=False)
         assert kinds(events) == ["Raised"], (pieces[:3], events)
         messages.append(events[0].message)
     assert all(m.startswith("invalid HTTP response: ") for m in messages), messages
@@ -911,8 +877,8 @@ OK_TAIL = b"Content-Length: 2\r\n\r\n{}"
         b"HTTP/1.1  200 OK\r\n" + OK_TAIL,
     ],
 )
-def test_malformed_heads_are_refused(reply: bytes) -> None:
-    refused(reply)
+def test_malformed_heads_are_refused(http_parser: HttpParserName, reply: bytes) -> None:
+    refused(reply, http_parser=http_parser)
 
 
 @pytest.mark.parametrize(
@@ -924,28 +890,28 @@ def test_malformed_heads_are_refused(reply: bytes) -> None:
         b"2\r\n{}\r\n-1\r\n\r\n",
     ],
 )
-def test_malformed_chunked_bodies_are_refused(body: bytes) -> None:
+def test_malformed_chunked_bodies_are_refused(http_parser: HttpParserName, body: bytes) -> None:
     # h11 quotes what it found, which depends on where the read was cut.
     reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
     for pieces in feeding_ways(reply):
-        conn = new_connection()
+        conn = new_connection(http_parser=http_parser)
         events = drive(conn, pieces, eof=False)
         assert kinds(events)[0] == "ResponseStarted"
         assert events[-1].message.startswith("invalid HTTP response: ")
         assert not conn.reusable
 
 
-def test_trailer_fields_are_read_and_dropped() -> None:
+def test_trailer_fields_are_read_and_dropped(http_parser: HttpParserName) -> None:
     body = http_reply(SEED, framing="chunked").partition(b"\r\n\r\n")[2]
     trailers = body.replace(b"0\r\n\r\n", b"0\r\nX-Checksum: abc\r\nX-B:  c \r\n\r\n")
     reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + trailers
-    events, conn = run(reply)
+    events, conn = run(reply, http_parser=http_parser)
     assert text_of(events) == "AI language model."
     assert conn.reusable
 
 
-def test_errors_repeat_after_a_failure() -> None:
-    conn = new_connection()
+def test_errors_repeat_after_a_failure(http_parser: HttpParserName) -> None:
+    conn = new_connection(http_parser=http_parser)
     conn.receive_data(b"garbage\r\n\r\n")
     with pytest.raises(RemoteProtocolError, match="invalid HTTP response") as first:
         conn.next_event()
@@ -959,63 +925,74 @@ def test_errors_repeat_after_a_failure() -> None:
 TOO_LARGE = Raised("the response's status line and headers exceed max_header_size (1000 bytes)")
 
 
-def test_headers_too_large() -> None:
+def test_headers_too_large(http_parser: HttpParserName) -> None:
     reply = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 5000
-    events, _ = run(reply, max_header_size=1000, bytewise=False)
+    events, _ = run(reply, max_header_size=1000, bytewise=False, http_parser=http_parser)
     assert events == [TOO_LARGE]
     # After a 1xx, the final head has the limit to itself.
     reply = b"HTTP/1.1 100 Continue\r\nX-A: " + b"a" * 900 + b"\r\n\r\n" + http_reply(SEED)
-    assert text_of(run(reply, max_header_size=1000, bytewise=False)[0]) == "AI language model."
+    assert (
+        text_of(run(reply, max_header_size=1000, bytewise=False, http_parser=http_parser)[0])
+        == "AI language model."
+    )
 
 
-def test_a_whole_head_over_the_limit() -> None:
+def test_a_whole_head_over_the_limit(http_parser: HttpParserName) -> None:
     # A complete head longer than max_header_size in one read: h11 bounds only a head
     # still incomplete (its maximum incomplete event), so it takes this one; the
     # httptools parser counts the head itself and refuses it however it arrives.
     reply = http_reply(SEED, headers=[(b"X-Big", b"a" * 2000)])
-    events = drive(new_connection(max_header_size=1000), [reply], eof=False)
-    if PARSER == "h11":
+    events = drive(
+        new_connection(max_header_size=1000, http_parser=http_parser), [reply], eof=False
+    )
+    if http_parser == "h11":
         assert text_of(events) == "AI language model."
     else:
         assert events == [TOO_LARGE]
     # Cut into small pieces, the head is incomplete long enough for both.
     for pieces in feeding_ways(reply, bytewise=False)[1:]:
-        assert drive(new_connection(max_header_size=1000), pieces, eof=False) == [TOO_LARGE]
+        assert drive(
+            new_connection(max_header_size=1000, http_parser=http_parser), pieces, eof=False
+        ) == [TOO_LARGE]
 
 
-def test_trailers_too_large() -> None:
+def test_trailers_too_large(http_parser: HttpParserName) -> None:
     # Bounded like the head, while they are incomplete (as h11 bounds them).
     body = http_reply(SEED, framing="chunked").partition(b"\r\n\r\n")[2]
     big = body.replace(b"0\r\n\r\n", b"0\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
     reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + big
     for pieces in feeding_ways(reply, bytewise=False)[1:]:
-        events = drive(new_connection(max_header_size=1000), pieces, eof=False)
+        events = drive(
+            new_connection(max_header_size=1000, http_parser=http_parser), pieces, eof=False
+        )
         assert events[-1] == TOO_LARGE
         assert text_of(events[:-1]) == "AI language model."
 
 
-def test_parse_errors_say_where_when_the_parser_knows() -> None:
+def test_parse_errors_say_where_when_the_parser_knows(http_parser: HttpParserName) -> None:
     reply = b"HTTP/1.1 200 OK\r\nBad Name: x\r\n" + OK_TAIL
-    message = refused(reply)
-    if PARSER == "httptools":  # llhttp's position, found again byte by byte
+    message = refused(reply, http_parser=http_parser)
+    if http_parser == "httptools":  # llhttp's position, found again byte by byte
         assert message.endswith(f"(at byte {reply.index(b' Name')})")
     else:  # h11 quotes the line instead
         assert "(at byte" not in message
-    message = refused(b"HTTQ/1.1 200 OK\r\n\r\n")
-    assert message.endswith("(at byte 3)") == (PARSER == "httptools")
+    message = refused(b"HTTQ/1.1 200 OK\r\n\r\n", http_parser=http_parser)
+    assert message.endswith("(at byte 3)") == (http_parser == "httptools")
 
 
-def test_decoder_limits_apply() -> None:
+def test_decoder_limits_apply(http_parser: HttpParserName) -> None:
     # Not run(): the decoder words the error differently depending on where the
     # bytes were cut (its own business).
     for pieces in feeding_ways(http_reply(SEED)):
-        events = drive(new_connection(max_object_size=200), pieces, eof=False)
+        events = drive(
+            new_connection(max_object_size=200, http_parser=http_parser), pieces, eof=False
+        )
         assert kinds(events) == ["ResponseStarted", "Raised"]
         assert "max_object_size" in events[-1].message
 
 
-def test_first_chunk_arrives_before_the_body_ends() -> None:
-    conn = new_connection()
+def test_first_chunk_arrives_before_the_body_ends(http_parser: HttpParserName) -> None:
+    conn = new_connection(http_parser=http_parser)
     first = SEED.index(b"}{") + 1
     reply = http_reply(SEED, framing="chunked", chunk_size=first)
     events = drive(conn, [reply[: 200 + first]], eof=False)
@@ -1048,12 +1025,12 @@ def serve(
     return out + server.send(h11.EndOfMessage())
 
 
-def test_h11_server_chunked_sse_and_seed() -> None:
+def test_h11_server_chunked_sse_and_seed(http_parser: HttpParserName) -> None:
     for body, content_type, text in [
         (OPENAI_SSE, "text/event-stream", "Hello, world"),
         (SEED, "application/json", "AI language model."),
     ]:
-        client = connect()
+        client = connect(http_parser=http_parser)
         reply = serve(
             h11.Connection(h11.SERVER),
             client.send_request(STREAM),
@@ -1062,7 +1039,7 @@ def test_h11_server_chunked_sse_and_seed() -> None:
         )
         assert b"transfer-encoding: chunked" in reply.lower()
         for pieces in feeding_ways(reply):
-            client = connect()
+            client = connect(http_parser=http_parser)
             client.send_request(STREAM)
             assert text_of(drive(client, pieces, eof=False)) == text
 
@@ -1071,8 +1048,8 @@ WAYS = [name for name, _ in split_ways(b"xy")]
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_keep_alive_requests_on_one_connection(way: str) -> None:
-    client = connect()
+def test_keep_alive_requests_on_one_connection(http_parser: HttpParserName, way: str) -> None:
+    client = connect(http_parser=http_parser)
     server = h11.Connection(h11.SERVER)
     texts = []
     for request, body, headers in [
@@ -1094,8 +1071,8 @@ def test_keep_alive_requests_on_one_connection(way: str) -> None:
     assert client.reusable
 
 
-def test_start_next_cycle_explicitly() -> None:
-    client = connect()
+def test_start_next_cycle_explicitly(http_parser: HttpParserName) -> None:
+    client = connect(http_parser=http_parser)
     client.start_next_cycle()  # nothing to do on a fresh connection
     client.send_request(STREAM)
     drive(client, [http_reply(SEED)], eof=False)
@@ -1107,8 +1084,8 @@ def test_start_next_cycle_explicitly() -> None:
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_not_reusable_after_connection_close(way: str) -> None:
-    client = connect()
+def test_not_reusable_after_connection_close(http_parser: HttpParserName, way: str) -> None:
+    client = connect(http_parser=http_parser)
     server = h11.Connection(h11.SERVER)
     reply = serve(server, client.send_request(STREAM), SEED, [("Connection", "close")])
     events = drive(client, dict(split_ways(reply))[way], eof=False)
@@ -1120,23 +1097,23 @@ def test_not_reusable_after_connection_close(way: str) -> None:
         client.start_next_cycle()
 
 
-def test_not_reusable_when_the_request_asked_to_close() -> None:
-    client = connect()
+def test_not_reusable_when_the_request_asked_to_close(http_parser: HttpParserName) -> None:
+    client = connect(http_parser=http_parser)
     client.send_request(STREAM, headers={"Connection": "close"})
     drive(client, [http_reply(SEED)], eof=False)
     assert not client.reusable
 
 
-def test_not_reusable_after_an_error_reply() -> None:
-    client = connect()
+def test_not_reusable_after_an_error_reply(http_parser: HttpParserName) -> None:
+    client = connect(http_parser=http_parser)
     client.send_request(STREAM)
     drive(client, [http_reply(b'{"error": "no"}', status=400)], eof=False)
     with pytest.raises(LocalProtocolError, match="reported an error"):
         client.send_request(STREAM)
 
 
-def test_not_reusable_when_the_body_was_not_read_to_the_end() -> None:
-    client = connect()
+def test_not_reusable_when_the_body_was_not_read_to_the_end(http_parser: HttpParserName) -> None:
+    client = connect(http_parser=http_parser)
     client.send_request(STREAM)
     client.receive_data(http_reply(SEED)[:1000])
     assert isinstance(client.next_event(), ResponseStarted)
@@ -1179,10 +1156,10 @@ def read_all(conn: ClientConnection, pieces: Iterable[bytes]) -> list[Any]:
         b"HTTP/",
     ],
 )
-def test_bytes_after_the_response(framing: str, after: bytes) -> None:
+def test_bytes_after_the_response(http_parser: HttpParserName, framing: str, after: bytes) -> None:
     reply = http_reply(SEED, framing=framing)
     for pieces in feeding_ways(reply + after):
-        conn = new_connection()
+        conn = new_connection(http_parser=http_parser)
         events = read_all(conn, pieces)
         assert isinstance(events[-1], StreamEnded)
         assert text_of(events) == "AI language model."
@@ -1193,17 +1170,17 @@ def test_bytes_after_the_response(framing: str, after: bytes) -> None:
 
 
 @pytest.mark.parametrize("after", [b"", b"\r\n", b"x"])
-def test_bytes_after_a_response_with_no_body(after: bytes) -> None:
+def test_bytes_after_a_response_with_no_body(http_parser: HttpParserName, after: bytes) -> None:
     for pieces in feeding_ways(b"HTTP/1.1 204 No Content\r\n\r\n" + after):
-        conn = new_connection()
+        conn = new_connection(http_parser=http_parser)
         assert kinds(read_all(conn, pieces)) == ["ResponseStarted", "StreamEnded"]
         assert conn.reusable is not bool(after)
 
 
-def test_bytes_after_a_response_that_closes() -> None:
+def test_bytes_after_a_response_that_closes(http_parser: HttpParserName) -> None:
     # llhttp refuses bytes after "Connection: close": they are not the reply's.
     reply = http_reply(SEED, headers=[(b"Connection", b"close")], framing="chunked") + b"junk"
-    events, conn = run(reply)
+    events, conn = run(reply, http_parser=http_parser)
     assert text_of(events) == "AI language model."
     assert isinstance(events[-1], StreamEnded)
     assert not conn.reusable
@@ -1223,29 +1200,31 @@ def test_bytes_after_a_response_that_closes() -> None:
     ],
 )
 def test_reusable_after_version_and_connection_fields(
-    version: bytes, connection: bytes | None, reusable: bool
+    http_parser: HttpParserName, version: bytes, connection: bytes | None, reusable: bool
 ) -> None:
     headers = [] if connection is None else [(b"Connection", connection)]
-    events, conn = run(http_reply(SEED, version=version, headers=headers))
+    events, conn = run(http_reply(SEED, version=version, headers=headers), http_parser=http_parser)
     assert isinstance(events[-1], StreamEnded)
     assert conn.reusable is reusable
 
 
-def test_not_reusable_after_the_server_closed_or_sent_stray_bytes() -> None:
-    client = connect()
+def test_not_reusable_after_the_server_closed_or_sent_stray_bytes(
+    http_parser: HttpParserName,
+) -> None:
+    client = connect(http_parser=http_parser)
     client.send_request(STREAM)
     drive(client, [http_reply(SEED)], eof=False)
     client.receive_data(b"HTTP/1.1 200 OK\r\n")
     assert not client.reusable
     with pytest.raises(LocalProtocolError, match="no request asked for"):
         client.send_request(STREAM)
-    client = connect()
+    client = connect(http_parser=http_parser)
     client.send_request(STREAM)
     drive(client, [http_reply(SEED)], eof=False)
     client.receive_data(b"")
     with pytest.raises(LocalProtocolError, match="the server closed it"):
         client.send_request(STREAM)
-    idle = connect()
+    idle = connect(http_parser=http_parser)
     idle.receive_data(b"")
     assert not idle.reusable
 
@@ -1253,28 +1232,28 @@ def test_not_reusable_after_the_server_closed_or_sent_stray_bytes() -> None:
 # --- misuse -------------------------------------------------------------------------
 
 
-def test_next_event_with_no_request() -> None:
+def test_next_event_with_no_request(http_parser: HttpParserName) -> None:
     with pytest.raises(LocalProtocolError, match="no reply in progress"):
-        connect().next_event()
+        connect(http_parser=http_parser).next_event()
 
 
-def test_next_event_after_the_end() -> None:
-    conn = new_connection()
+def test_next_event_after_the_end(http_parser: HttpParserName) -> None:
+    conn = new_connection(http_parser=http_parser)
     drive(conn, [http_reply(SEED)], eof=False)
     with pytest.raises(LocalProtocolError, match="the reply has ended"):
         conn.next_event()
 
 
-def test_data_after_eof() -> None:
-    conn = new_connection()
+def test_data_after_eof(http_parser: HttpParserName) -> None:
+    conn = new_connection(http_parser=http_parser)
     conn.receive_data(b"")
     conn.receive_data(b"")  # twice is fine
     with pytest.raises(LocalProtocolError, match="after EOF"):
         conn.receive_data(b"x")
 
 
-def test_second_request_while_waiting() -> None:
-    conn = new_connection()
+def test_second_request_while_waiting(http_parser: HttpParserName) -> None:
+    conn = new_connection(http_parser=http_parser)
     with pytest.raises(LocalProtocolError, match="awaiting the response"):
         conn.send_request(STREAM)
     assert not conn.reusable
@@ -1284,9 +1263,9 @@ def test_need_data_repr() -> None:
     assert repr(NEED_DATA) == "NEED_DATA"
 
 
-def test_memoryview_and_bytearray_input() -> None:
+def test_memoryview_and_bytearray_input(http_parser: HttpParserName) -> None:
     reply = http_reply(SEED)
-    conn = new_connection()
+    conn = new_connection(http_parser=http_parser)
     events = drive(conn, [memoryview(reply)[:500], bytearray(reply[500:])], eof=False)  # type: ignore[list-item]
     assert text_of(events) == "AI language model."
 
@@ -1311,13 +1290,13 @@ SPLIT_CASES = [
 
 @given(case=st.sampled_from(SPLIT_CASES), data=st.data())
 def test_random_splits_give_the_same_events(
-    case: tuple[bytes, bool, ChatRequest], data: st.DataObject
+    http_parser: HttpParserName, case: tuple[bytes, bool, ChatRequest], data: st.DataObject
 ) -> None:
     reply, eof, request = case
     cuts = sorted(data.draw(st.sets(st.integers(1, len(reply) - 1), max_size=20)))
     pieces = cut_at(reply, cuts)
-    whole = drive(new_connection(request), [reply], eof=eof)
-    assert drive(new_connection(request), pieces, eof=eof) == whole
+    whole = drive(new_connection(request, http_parser=http_parser), [reply], eof=eof)
+    assert drive(new_connection(request, http_parser=http_parser), pieces, eof=eof) == whole
 
 
 # --- fuzzing: only events or RemoteProtocolError ------------------------------------
@@ -1349,8 +1328,10 @@ def drain_fuzzed(conn: ClientConnection, pieces: Iterable[bytes], eof: bool) -> 
     stream=st.booleans(),
     cut=st.integers(1, 50),
 )
-def test_fuzz_random_bytes(data: bytes, eof: bool, stream: bool, cut: int) -> None:
-    conn = new_connection(STREAM if stream else NOT_STREAMED)
+def test_fuzz_random_bytes(
+    http_parser: HttpParserName, data: bytes, eof: bool, stream: bool, cut: int
+) -> None:
+    conn = new_connection(STREAM if stream else NOT_STREAMED, http_parser=http_parser)
     drain_fuzzed(conn, [data[i : i + cut] for i in range(0, len(data), cut)], eof)
 
 
@@ -1364,6 +1345,7 @@ def test_fuzz_random_bytes(data: bytes, eof: bool, stream: bool, cut: int) -> No
     cut=st.integers(1, 400),
 )
 def test_fuzz_garbled_replies(
+    http_parser: HttpParserName,
     seed: bytes,
     edits: list[tuple[float, bytes]],
     keep: float,
@@ -1376,7 +1358,7 @@ def test_fuzz_garbled_replies(
         i = int(where * (len(data) - 1))
         data[i : i + len(replacement) or i + 1] = replacement
     data = data[: max(1, int(len(data) * (0.5 + keep / 2)))]
-    conn = new_connection(STREAM if stream else NOT_STREAMED)
+    conn = new_connection(STREAM if stream else NOT_STREAMED, http_parser=http_parser)
     drain_fuzzed(conn, [bytes(data[i : i + cut]) for i in range(0, len(data), cut)], eof)
 
 
@@ -1424,10 +1406,10 @@ BODY_ATOMS = [
     cut=st.integers(1, 30),
 )
 def test_fuzz_bodies_under_valid_heads(
-    head: bytes, body: list[bytes], eof: bool, stream: bool, cut: int
+    http_parser: HttpParserName, head: bytes, body: list[bytes], eof: bool, stream: bool, cut: int
 ) -> None:
     data = head + b"".join(body)
-    conn = new_connection(STREAM if stream else NOT_STREAMED)
+    conn = new_connection(STREAM if stream else NOT_STREAMED, http_parser=http_parser)
     drain_fuzzed(conn, [data[i : i + cut] for i in range(0, len(data), cut)], eof)
 
 

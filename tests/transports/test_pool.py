@@ -52,7 +52,7 @@ from tests.helpers.clients import (
     StartScripted,
     over_tcp_and_tls,
 )
-from tests.helpers.parsers import needs_httptools
+from tests.helpers.parsers import HTTP_PARSERS
 from tests.helpers.servers import (
     CLOSE,
     HALF_CLOSE,
@@ -69,8 +69,7 @@ from tests.helpers.servers import (
 
 pytestmark = pytest.mark.usefixtures("no_leaked_fds")
 
-PARSERS = ["h11", pytest.param("httptools", marks=needs_httptools)]
-over_both_parsers = pytest.mark.parametrize("parser", PARSERS)
+over_both_parsers = pytest.mark.parametrize("parser", HTTP_PARSERS)
 
 # Longer than any pause below: the stray bytes of one reply have arrived (in a TCP
 # segment of their own) before the next request is made.
