@@ -41,6 +41,12 @@ def http_reply(
     return b"".join(head) + b"\r\n" + body
 
 
+def raw_deflate(data: bytes) -> bytes:
+    """Deflate without zlib's wrapper: what many servers send as "deflate"."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
 def sse(*objects: Any) -> bytes:
     return b"".join(b"data: " + msgspec.json.encode(o) + b"\n\n" for o in objects)
 
