@@ -1,8 +1,9 @@
 """The pool fuzzed: many interleaved streams on one client, a server that misbehaves.
 
-No sockets and no sleeps: the client logic (:class:`~purai_transports._exchange.Exchange`,
-driven by the real blocking runner) runs on an in-memory backend with a fake clock,
-so hypothesis can try thousands of schedules in seconds. The server is a script per
+No sockets and no sleeps: the client logic (:class:`~purai_transports._core.exchange.Exchange`,
+driven by the real blocking runner) runs on the in-memory backend with its fake clock
+(``purai_transports/_backends/memory.py``), so hypothesis can try thousands of
+schedules in seconds. The server is a script per
 request, drawn at random: good replies, bytes that arrive after a reply's end (in the
 same read or while the connection sits idle), late second replies, a ``408``, closes
 and resets at random points, ``503`` for a retry, silence until a time limit.
@@ -38,9 +39,9 @@ from purai_transports import (
     Timeout,
     TimeoutException,
 )
+from purai_transports._backends.memory import FakeClock, MemoryBackend, MemoryStream
 from purai_transports._core.client_core import ClientCore
 from purai_transports._core.exchange import Exchange
-from purai_transports._core.operations import Connect
 from purai_transports._core.runners import SyncRun
 from tests.helpers.servers import TIMEOUT_408, chunk_object, head, http_chunk, streamed_reply
 
@@ -75,14 +76,6 @@ EXPECTED: dict[str, type[PuraiError] | tuple[type[PuraiError], ...]] = {
 }
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclasses.dataclass
 class Server:
     """What the server does and saw, for every connection."""
@@ -91,7 +84,27 @@ class Server:
     rng: random.Random
     received: dict[int, int] = dataclasses.field(default_factory=dict)  # requests per n
     answered_503: dict[int, int] = dataclasses.field(default_factory=dict)
-    open_streams: set[MemoryStream] = dataclasses.field(default_factory=set)
+
+    def serve(self, stream: MemoryStream, request: bytes) -> None:
+        """Answer one request written on ``stream``, as its plan says."""
+        match = _NUMBER.search(request)
+        assert match is not None
+        n = int(match.group(1))
+        self.received[n] = self.received.get(n, 0) + 1
+        now, later, end = self.reply_for(n)
+        # Cut anywhere: what one read returns means nothing.
+        while now:
+            size = self.rng.randint(1, max(1, len(now)))
+            stream.send(now[:size])
+            now = now[size:]
+        if later:
+            stream.send_when_idle(later)
+        if end == "close":
+            stream.close_by_server()
+        elif end == "reset":
+            stream.reset_by_server()
+        elif end == "broken":
+            stream.drop_silently()
 
     def reply_for(self, n: int) -> tuple[bytes, bytes, str]:
         """(bytes now, bytes later, what then: "" keep the connection, "close",
@@ -143,79 +156,6 @@ class Server:
 _NUMBER = re.compile(rb"\r\nX-N: (\d+)\r\n")
 
 
-class MemoryStream:
-    """One connection, in memory: the client's side of it, and the server's script."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.incoming: deque[bytes] = deque()  # for the client to read
-        self.later = b""  # arrives once the client has read all that came before
-        self.end = ""  # after all of it: "" (keep open), "close", "reset", "silent"
-        self.closed = False
-        server.open_streams.add(self)
-
-    def _arrive(self) -> None:
-        if not self.incoming and self.later:
-            self.incoming.append(self.later)
-            self.later = b""
-
-    def write(self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]) -> None:
-        assert not self.closed, "a write on a closed stream"
-        # What the server sent before it could read this request is there first.
-        if self.later:
-            self.incoming.append(self.later)
-            self.later = b""
-        if self.end == "broken":
-            raise NetworkError("broken pipe")  # not received
-        if self.end in ("close", "reset"):
-            return  # sent into a connection the server has left: nobody reads it
-        match = _NUMBER.search(data)
-        assert match is not None
-        n = int(match.group(1))
-        self.server.received[n] = self.server.received.get(n, 0) + 1
-        now, later, end = self.server.reply_for(n)
-        rng = self.server.rng
-        # Cut anywhere: what one read returns means nothing.
-        while now:
-            size = rng.randint(1, max(1, len(now)))
-            self.incoming.append(now[:size])
-            now = now[size:]
-        self.later, self.end = later, end
-
-    def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
-        assert not self.closed, "a read on a closed stream"
-        self._arrive()
-        if self.incoming:
-            return self.incoming.popleft()
-        if self.end in ("reset", "broken"):
-            raise NetworkError("connection reset")
-        if self.end == "close":
-            return b""
-        # Nothing will come: the nearest limit runs out.
-        assert timeout is not None, "a read that could wait for ever"
-        raise on_timeout("no data")
-
-    def is_readable(self) -> bool:
-        self._arrive()
-        return bool(self.incoming) or self.end in ("close", "reset")
-
-    def close(self) -> None:
-        self.closed = True
-        self.server.open_streams.discard(self)
-
-
-class MemoryBackend:
-    def __init__(self, server: Server, clock: FakeClock) -> None:
-        self.server = server
-        self.clock = clock
-
-    def connect(self, op: Connect) -> MemoryStream:
-        return MemoryStream(self.server)
-
-    def sleep(self, seconds: float) -> None:
-        self.clock.now += seconds
-
-
 @dataclasses.dataclass
 class Stream:
     n: int
@@ -250,7 +190,7 @@ def test_every_stream_gets_its_own_chunks_or_an_error(
     core = ClientCore(settings)
     core.clock = clock
     core.jitter = rng.random
-    backend = MemoryBackend(server, clock)
+    backend = MemoryBackend(server.serve, clock)
 
     def start(n: int) -> Stream:
         exchange: Exchange = core.exchange(
@@ -277,7 +217,7 @@ def test_every_stream_gets_its_own_chunks_or_an_error(
         except PuraiError as exc:
             stream.error = exc
             stream.done = True
-        clock.now += rng.random() * 0.01
+        clock.advance(rng.random() * 0.01)
         if stream.done:
             active.remove(stream)
             finished.append(stream)
@@ -285,7 +225,7 @@ def test_every_stream_gets_its_own_chunks_or_an_error(
         assert len(core.pool.idle) <= max_keepalive
         held = {s.run.exchange.connection.stream for s in active if s.run.exchange.connection}
         pooled = {c.stream for c in core.pool.idle}
-        assert server.open_streams <= held | pooled, "a connection leaked"
+        assert open_streams(backend) <= held | pooled, "a connection leaked"
 
     for stream in finished:
         own = [f"{stream.n}:{i}" for i in range(CHUNKS)]
@@ -299,4 +239,8 @@ def test_every_stream_gets_its_own_chunks_or_an_error(
         assert count <= 1 + server.answered_503.get(n, 0), f"request {n} sent {count} times"
     for connection in core.pool.drain():
         connection.stream.close()
-    assert not server.open_streams
+    assert not open_streams(backend)
+
+
+def open_streams(backend: MemoryBackend) -> set[MemoryStream]:
+    return {stream for stream in backend.streams if not stream.closed}
