@@ -547,7 +547,7 @@ def test_pooled_connection_closed_while_idle_is_replaced(
     assert client.stream(messages=SEED_MESSAGES).text == TEXT
     # Idle long enough for the close to arrive. (A request sent in the microseconds
     # before it does meets the close after it was written: ServerDisconnectedError,
-    # as tests/test_pool.py shows; resend_unanswered=True opts in to re-sending.)
+    # as tests/transports/test_pool.py shows; resend_unanswered=True opts in to re-sending.)
     time.sleep(0.05)
     assert client.stream(messages=SEED_MESSAGES).text == TEXT
     assert server.connections == 2
