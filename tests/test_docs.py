@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from purai_transports.cli.conversation import PROMPT
-from tests.terminal import Terminal
+from tests.helpers.terminal import Terminal
 
 ROOT = Path(__file__).parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

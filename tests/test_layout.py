@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +48,22 @@ def test_the_core_does_no_io(path: Path) -> None:
         if module.split(".")[0] in _IO_MODULES and (path.name, module) not in _ALLOWED
     ]
     assert not found
+
+
+def test_no_io_modules_are_imported() -> None:
+    code = (
+        "import sys, purai_proto; "
+        "print(sorted(m for m in ('socket', 'ssl', 'asyncio', 'anyio', 'trio', 'selectors') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]"
+    for source in (ROOT / "purai_proto").glob("*.py"):
+        text = source.read_text()
+        for name in ("socket", "ssl", "asyncio", "anyio", "trio"):
+            assert f"import {name}" not in text, (source, name)
 
 
 # Outside its own package, only a package's public names are used: the private modules

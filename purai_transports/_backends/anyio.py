@@ -109,7 +109,7 @@ def _held_by_anyio(stream: anyio.abc.ByteStream) -> bool:
       the protocol's queue.
 
     Both are looked up defensively: an anyio that renames them makes this answer
-    False, and ``tests/test_transports.py`` checks these buffers are seen.
+    False, and ``tests/transports/test_clients.py`` checks these buffers are seen.
     """
     if isinstance(stream, anyio.streams.tls.TLSStream):
         ssl_object = stream.extra(anyio.streams.tls.TLSAttribute.ssl_object)

@@ -2,7 +2,9 @@
 
 A test plays the server. :class:`MemoryBackend` calls its ``serve(stream, data)`` for
 every request written, and the test answers on the stream: :meth:`MemoryStream.send`
-bytes, :meth:`~MemoryStream.close_by_server`, :meth:`~MemoryStream.reset_by_server`.
+bytes now or :meth:`~MemoryStream.send_when_idle`, then perhaps
+:meth:`~MemoryStream.close_by_server`, :meth:`~MemoryStream.reset_by_server` or
+:meth:`~MemoryStream.drop_silently`.
 Nothing waits: a read with nothing to read and no end moves the :class:`FakeClock`
 on by its whole time limit and raises that limit's error, so a test can check both
 which limit ran out and when. ``sleep`` moves the clock too.
@@ -47,7 +49,8 @@ class MemoryStream:
     def __init__(self, backend: MemoryBackend) -> None:
         self._backend = backend
         self._incoming: deque[bytes] = deque()
-        self._end: str | None = None  # "close" or "reset", once the server did so
+        self._when_idle: deque[bytes] = deque()  # once the client has read all before
+        self._end: str | None = None  # "close", "reset" or "dropped", once it happened
         self.written: list[bytes] = []
         self.closed = False
 
@@ -65,16 +68,32 @@ class MemoryStream:
         """The server resets: reads return what was sent, then fail; writes fail."""
         self._end = "reset"
 
+    def send_when_idle(self, data: bytes) -> None:
+        """Bytes that arrive once the client has read all that came before them: a
+        server writing while the connection sits idle in the pool. They come before
+        the reply to the next request written, as they would on the wire."""
+        self._when_idle.append(data)
+
+    def drop_silently(self) -> None:
+        """The connection is lost without a word (a NAT or a proxy forgot it): it does
+        not look readable, and the client's next read or write fails."""
+        self._end = "dropped"
+
+    def _arrive(self) -> None:
+        if not self._incoming and self._when_idle:
+            self._incoming.append(self._when_idle.popleft())
+
     # -- the client's side: the stream interface of the runners -------------------------
 
     def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         if self.closed:
             raise NetworkError("reading from a closed stream")
+        self._arrive()
         if self._incoming:
             return self._incoming.popleft()
         if self._end == "close":
             return b""
-        if self._end == "reset":
+        if self._end in ("reset", "dropped"):
             raise NetworkError("connection reset by peer")
         if timeout is None:
             raise AssertionError("a read that could wait for ever, with nothing to come")
@@ -84,13 +103,17 @@ class MemoryStream:
     def write(self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]) -> None:
         if self.closed:
             raise NetworkError("writing to a closed stream")
+        # What the server sent before it could read this request is there first.
+        self._incoming.extend(self._when_idle)
+        self._when_idle.clear()
         if self._end is not None:
             raise NetworkError("broken pipe")
         self.written.append(data)
         self._backend.serve(self, data)
 
     def is_readable(self) -> bool:
-        return bool(self._incoming) or self._end is not None or self.closed
+        self._arrive()
+        return bool(self._incoming) or self._end in ("close", "reset") or self.closed
 
     def close(self) -> None:
         self.closed = True
