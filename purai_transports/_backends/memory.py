@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Literal
+
+from purai_proto import PuraiError
 
 from .._core.errors import ConnectError, NetworkError, TimeoutException
 from .._core.operations import Connect
@@ -108,6 +111,11 @@ class MemoryStream:
         self._when_idle.clear()
         if self._end is not None:
             raise NetworkError("broken pipe")
+        if self._backend.stall_writes:
+            if timeout is None:
+                raise AssertionError("a write that could wait for ever")
+            self._backend.clock.advance(timeout)
+            raise on_timeout(f"sending took over {timeout:.3g} s")
         self.written.append(data)
         self._backend.serve(self, data)
 
@@ -130,6 +138,10 @@ class MemoryBackend:
         streams: Every connection opened, in order.
         sleeps: Every wait asked for (between retries), in seconds.
         refuse: How many of the next connects fail with ``ConnectError``.
+        connect_faults: What the next connects do instead of connecting, in order:
+            ``"stall"`` (nothing answers: the connect limit runs out), or an
+            exception to raise (a ``TLSError``, say).
+        stall_writes: Writes take no byte: each runs out its write limit.
     """
 
     def __init__(
@@ -140,8 +152,18 @@ class MemoryBackend:
         self.streams: list[MemoryStream] = []
         self.sleeps: list[float] = []
         self.refuse = 0
+        self.connect_faults: deque[Literal["stall"] | PuraiError] = deque()
+        self.stall_writes = False
 
     def connect(self, op: Connect) -> MemoryStream:
+        if self.connect_faults:
+            fault = self.connect_faults.popleft()
+            if fault != "stall":
+                raise fault
+            if op.timeout is None:
+                raise AssertionError("a connect that could wait for ever, with nothing to come")
+            self.clock.advance(op.timeout)
+            raise op.on_timeout(f"connecting took over {op.timeout:.3g} s")
         if self.refuse:
             self.refuse -= 1
             raise ConnectError(f"cannot connect to {op.origin.host}:{op.origin.port}: refused")

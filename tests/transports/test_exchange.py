@@ -20,10 +20,13 @@ from purai_transports import (
     ChunkTimeout,
     ClientSettings,
     ConnectError,
+    ConnectTimeout,
     ReadTimeout,
     ServerDisconnectedError,
     Timeout,
+    TLSError,
     TotalTimeout,
+    WriteTimeout,
 )
 from purai_transports._backends.memory import MemoryBackend, MemoryStream
 from purai_transports._core.client_core import ClientCore
@@ -167,6 +170,43 @@ def test_total_deadline_covers_the_whole_stream() -> None:
     with pytest.raises(TotalTimeout):
         harness.texts()
     assert harness.clock() - start == 4.0
+
+
+def test_connect_deadline_and_its_retries() -> None:
+    harness = Harness(replies(good_reply()), max_retries=2, retry_backoff=0.5)
+    harness.backend.connect_faults.extend(["stall", "stall"])
+    start = harness.clock()
+    assert harness.texts() == TEXTS
+    # Two connects that ran out their limit, two backoffs, then the stream.
+    assert harness.sleeps == [0.25, 0.5]
+    assert harness.clock() - start == 2 * LIMITS.connect + 0.25 + 0.5
+
+
+def test_connect_deadline_when_retries_run_out() -> None:
+    harness = Harness(replies(good_reply()), max_retries=1)
+    harness.backend.connect_faults.extend(["stall", "stall"])
+    with pytest.raises(ConnectTimeout):
+        harness.texts()
+    assert len(harness.sleeps) == 1
+
+
+def test_a_tls_error_is_not_retried() -> None:
+    harness = Harness(replies(good_reply()), max_retries=2)
+    harness.backend.connect_faults.append(TLSError("the certificate did not verify"))
+    with pytest.raises(TLSError):
+        harness.texts()
+    assert (harness.sleeps, harness.backend.streams) == ([], [])
+
+
+def test_write_deadline() -> None:
+    harness = Harness(replies(good_reply()), max_retries=2)
+    harness.backend.stall_writes = True
+    start = harness.clock()
+    with pytest.raises(WriteTimeout):
+        harness.texts()
+    # A request that may have been partly sent is not sent again behind the caller.
+    assert harness.clock() - start == LIMITS.write
+    assert (len(harness.backend.streams), harness.sleeps) == (1, [])
 
 
 # --- the pool ---------------------------------------------------------------------------
