@@ -63,6 +63,14 @@ from ._models import (
     TopLogprob,
     Usage,
 )
+from ._proxy import (
+    HttpTunnel,
+    Socks5Tunnel,
+    TunnelEvent,
+    TunnelOpened,
+    TunnelRefused,
+    proxy_authorization,
+)
 from ._request_options import (
     ApproximateLocation,
     AudioOptions,
@@ -115,6 +123,7 @@ __all__ = [
     "FunctionCall",
     "FunctionDefinition",
     "HttpParserName",
+    "HttpTunnel",
     "ImageURL",
     "ImageURLPart",
     "InputAudio",
@@ -136,6 +145,7 @@ __all__ = [
     "ResponseFormatJSONSchema",
     "ResponseFormatText",
     "ResponseStarted",
+    "Socks5Tunnel",
     "StreamAccumulator",
     "StreamEncoder",
     "StreamEnded",
@@ -146,6 +156,9 @@ __all__ = [
     "Tool",
     "ToolCall",
     "TopLogprob",
+    "TunnelEvent",
+    "TunnelOpened",
+    "TunnelRefused",
     "Usage",
     "UserLocation",
     "WebSearchOptions",
@@ -154,4 +167,5 @@ __all__ = [
     "check_request",
     "encode_json",
     "httptools_available",
+    "proxy_authorization",
 ]

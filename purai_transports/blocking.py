@@ -65,7 +65,7 @@ class Client(ClientBase[ChunkStream, ChatCompletion], ClosedByWith):
                 "the blocking client takes no max_connections: each call holds one "
                 "connection while it runs"
             )
-        self._backend = SocketBackend(settings.verify)
+        self._backend = SocketBackend(settings.verify, settings.trust_env)
 
     def _open(self, exchange: Exchange) -> ChunkStream:
         return ChunkStream(SyncRun(exchange, self._backend))

@@ -40,7 +40,7 @@ from purai_transports import (
 )
 from purai_transports._core.client_core import ClientCore
 from purai_transports._core.exchange import Exchange
-from purai_transports._core.operations import Connect
+from purai_transports._core.operations import Connect, Resolve, StartTLS
 from purai_transports._core.runners import SyncRun
 
 from .servers import chunk_object, head, http_chunk, streamed_reply
@@ -213,6 +213,12 @@ class MemoryBackend:
 
     def connect(self, op: Connect) -> MemoryStream:
         return MemoryStream(self.server)
+
+    def start_tls(self, op: StartTLS) -> MemoryStream:
+        raise AssertionError("no proxy here: nothing asks for TLS in a tunnel")
+
+    def resolve(self, op: Resolve) -> str:
+        raise AssertionError("no proxy here: nothing asks for a name to be looked up")
 
     def sleep(self, seconds: float) -> None:
         self.clock.now += seconds

@@ -10,7 +10,6 @@ opened on an exchange (:meth:`ClientBase._open`) and how an exchange is run to i
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -20,7 +19,7 @@ from purai_proto import ChatCompletion, ChatRequest, HttpParserName
 from .client_core import ClientCore
 from .exchange import Exchange
 from .paths import DEFAULT_PATH
-from .settings import ClientSettings, TimeoutArg
+from .settings import ClientSettings, TimeoutArg, VerifyArg
 
 __all__ = ["AsyncClosedByWith", "ClientBase", "ClosedByWith", "StreamView"]
 
@@ -57,7 +56,9 @@ class ClientBase(Generic[StreamT, ReplyT]):
         max_retries: int = ClientSettings.max_retries,
         retry_backoff: float = ClientSettings.retry_backoff,
         headers: Mapping[str, str] | None = ClientSettings.headers,
-        verify: bool | ssl.SSLContext = ClientSettings.verify,
+        verify: VerifyArg = ClientSettings.verify,
+        proxy: str | None = ClientSettings.proxy,
+        trust_env: bool = ClientSettings.trust_env,
         max_connections: int | None = ClientSettings.max_connections,
         max_keepalive: int = ClientSettings.max_keepalive,
         keepalive_expiry: float = ClientSettings.keepalive_expiry,
@@ -72,6 +73,8 @@ class ClientBase(Generic[StreamT, ReplyT]):
             retry_backoff=retry_backoff,
             headers=headers,
             verify=verify,
+            proxy=proxy,
+            trust_env=trust_env,
             max_connections=max_connections,
             max_keepalive=max_keepalive,
             keepalive_expiry=keepalive_expiry,
