@@ -79,6 +79,7 @@ class HttpTunnel:
         request = h11.Request(method=b"CONNECT", target=target, headers=headers)
         self._to_send = self._h11.send(request) + (self._h11.send(h11.EndOfMessage()) or b"")
         self._end: TunnelEvent | None = None
+        self._closed = False  # receive_data(b"") was called
 
     def data_to_send(self) -> bytes:
         """The bytes to send now: the request the first time, then nothing."""
@@ -88,6 +89,7 @@ class HttpTunnel:
     def receive_data(self, data: bytes) -> None:
         """Pass bytes read from the proxy; ``b""`` means it closed the connection."""
         if self._end is None:
+            self._closed = not data
             self._h11.receive_data(data)
 
     def next_event(self) -> TunnelEvent | NeedData:
@@ -102,15 +104,15 @@ class HttpTunnel:
             try:
                 event = self._h11.next_event()
             except h11.RemoteProtocolError as exc:
+                if self._closed:
+                    raise RemoteProtocolError(
+                        "the proxy closed the connection before answering CONNECT"
+                    ) from None
                 raise RemoteProtocolError(
                     f"the proxy's reply to CONNECT is invalid: {exc}"
                 ) from None
             if event is h11.NEED_DATA:
                 return NEED_DATA
-            if isinstance(event, h11.ConnectionClosed):
-                raise RemoteProtocolError(
-                    "the proxy closed the connection before answering CONNECT"
-                )
             if isinstance(event, h11.Response):
                 self._end = self._ended(event)
             # An InformationalResponse (1xx) is not the answer: read on.

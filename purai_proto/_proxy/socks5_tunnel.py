@@ -129,6 +129,10 @@ class Socks5Tunnel:
                 return NEED_DATA
             reply = bytes(self._received[:size])
             del self._received[:size]
+            if self._step is _Step.GREETING and reply[0] != 5:  # socksio lets it by
+                raise RemoteProtocolError(
+                    f"the SOCKS5 proxy's reply to the greeting is invalid: version {reply[0]}"
+                )
             try:
                 self._end = self._on_reply(self._socks.receive_data(reply))
             except (socksio.SOCKSError, ValueError) as exc:
