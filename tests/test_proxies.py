@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -401,3 +404,50 @@ def test_proxy_variables_are_read_with_trust_env(
 def test_a_ca_bundle_path_that_is_not_there_is_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(LocalProtocolError, match="no CA bundle"):
         ClientSettings(base_url="https://x.test", verify=str(tmp_path / "missing.pem"))
+
+
+# --- purai chat -----------------------------------------------------------------------
+
+
+def _purai_chat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("PURAI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "purai_transports.cli", "chat", *args],
+        input="", capture_output=True, text=True, env={**keep, **env}, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("transport", ["blocking", "asyncio", "trio"])
+def test_chat_through_a_proxy_with_a_ca_bundle(
+    scripted: StartScripted, pproxies: dict[str, RunningProxy], ca_file: Path, transport: str
+) -> None:
+    server = scripted(streamed_reply(TEXTS), tls=True)
+    proxy, running = _proxy_for("https+login", pproxies)
+    options = ["--base-url", server.base_url, "--proxy", proxy, "--cacert", str(ca_file)]
+    result = _purai_chat(*options, "--transport", transport, "hi", env={})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == TEXT + "\n"
+    assert running.saw(f"-> 127.0.0.1:{server.port}")
+
+
+def test_chat_reads_the_proxy_variables(
+    scripted: StartScripted, pproxies: dict[str, RunningProxy], ca_file: Path
+) -> None:
+    server = scripted(streamed_reply(TEXTS), tls=True)
+    running = pproxies["login"]
+    env = {"HTTPS_PROXY": running.url, "SSL_CERT_FILE": str(ca_file), "NO_PROXY": ""}
+    result = _purai_chat("--base-url", server.base_url, "hi", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == TEXT + "\n"
+    assert running.saw(f"-> 127.0.0.1:{server.port}")
+    env["HTTPS_PROXY"] = running.url.replace(f"{LOGIN}@", "")
+    refused = _purai_chat("--base-url", server.base_url, "hi", env=env)
+    assert refused.returncode == 1
+    assert "407" in refused.stderr
+
+
+def test_chat_talks_to_its_built_in_server_directly() -> None:
+    # A proxy nobody answers at: the built-in server on loopback is reached anyway.
+    env = {"HTTP_PROXY": "http://127.0.0.1:9", "ALL_PROXY": "socks5://127.0.0.1:9"}
+    result = _purai_chat("hi", env=env)
+    assert result.returncode == 0, result.stderr
