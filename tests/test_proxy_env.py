@@ -1,5 +1,6 @@
 """Which proxy a client uses: ``proxy=`` parsed, and the environment's variables read
-as curl and httpx read them (:mod:`purai_transports._core.proxies`), table by table."""
+as curl and httpx read them (:mod:`purai_transports._core.proxies`), table by table;
+the trust store the variables name; the pool, keyed by route."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from purai_proto import ClientConnection
 from purai_transports import ClientSettings, LocalProtocolError
 from purai_transports._backends.sockets import default_ssl_context, trust_store
-from purai_transports._core.proxies import Proxy, bypasses_proxy, proxy_from_environment
+from purai_transports._core.pool import Connection, ConnectionPool
+from purai_transports._core.proxies import Proxy, Route, bypasses_proxy, proxy_from_environment
 from purai_transports._core.settings import Origin
 from purai_transports.blocking import Client
 
@@ -194,3 +197,18 @@ def test_verify_takes_a_directory_of_certificates(tmp_path: Path) -> None:
     context = default_ssl_context(str(tmp_path))
     assert context.verify_mode is ssl.CERT_REQUIRED
     assert context.check_hostname
+
+
+def test_the_pool_hands_out_connections_by_route() -> None:
+    direct = Route(HTTPS, None)
+    proxied = Route(HTTPS, Proxy.parse("http://proxy.test:3128"))
+    other = Route(HTTPS, Proxy.parse("socks5://proxy.test:1080"))
+    pool = ConnectionPool(max_keepalive=10, keepalive_expiry=5.0)
+    protocol = ClientConnection("api.example.com")
+    first, second = Connection("a", protocol, proxied), Connection("b", protocol, direct)
+    assert pool.give_back(first, 0.0)
+    assert pool.give_back(second, 0.0)
+    assert pool.pop(other) is None
+    assert pool.pop(proxied) is first
+    assert pool.pop(proxied) is None
+    assert pool.pop(direct) is second
