@@ -12,14 +12,18 @@ refuses it.
 socksio writes and reads each message, and checks them; it reads only whole replies,
 so their length is found here first, from their fixed parts (a ``CONNECT`` reply's
 length depends on the type of address in it). No credential is ever put in an error.
+
+socksio is imported where a tunnel is made, not with this package: it imports the
+``socket`` module (for ``inet_pton``, no I/O), and ``import purai_proto`` loads none.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
-import socksio
-from socksio.socks5 import SOCKS5UsernamePasswordReply
+if TYPE_CHECKING:
+    pass
 
 from .._errors import LocalProtocolError, RemoteProtocolError
 from .._events import NEED_DATA, NeedData
@@ -72,6 +76,8 @@ class Socks5Tunnel:
         username: str | None = None,
         password: str | None = None,
     ) -> None:
+        import socksio  # here: see the module doc
+
         self._login: tuple[bytes, bytes] | None = None
         if username is not None:
             login = (username.encode(), (password or "").encode())
@@ -119,6 +125,8 @@ class Socks5Tunnel:
             RemoteProtocolError: A malformed reply, or the proxy closed the connection
                 before the handshake was done.
         """
+        import socksio  # loaded by __init__ already: a lookup in sys.modules
+
         while self._end is None:
             size = self._reply_size()
             if size is None or len(self._received) < size:
@@ -154,6 +162,9 @@ class Socks5Tunnel:
 
     def _on_reply(self, reply: object) -> TunnelEvent | None:
         """The next step for ``reply``; the end, once there is one."""
+        import socksio
+        from socksio.socks5 import SOCKS5UsernamePasswordReply
+
         if isinstance(reply, socksio.SOCKS5AuthReply):
             method = reply.method
             if method == socksio.SOCKS5AuthMethod.USERNAME_PASSWORD and self._login:
