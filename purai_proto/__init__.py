@@ -66,6 +66,14 @@ from ._models import (
     TopLogprob,
     Usage,
 )
+from ._proxy import (
+    HttpTunnel,
+    Socks5Tunnel,
+    TunnelEvent,
+    TunnelOpened,
+    TunnelRefused,
+    proxy_authorization,
+)
 from ._request_options import (
     ApproximateLocation,
     AudioOptions,
@@ -119,6 +127,7 @@ __all__ = [
     "FunctionDefinition",
     "HeadersArg",
     "HttpParserName",
+    "HttpTunnel",
     "ImageURL",
     "ImageURLPart",
     "InputAudio",
@@ -142,6 +151,7 @@ __all__ = [
     "ResponseFormatJSONSchema",
     "ResponseFormatText",
     "ResponseStarted",
+    "Socks5Tunnel",
     "StreamAccumulator",
     "StreamEncoder",
     "StreamEnded",
@@ -152,6 +162,9 @@ __all__ = [
     "Tool",
     "ToolCall",
     "TopLogprob",
+    "TunnelEvent",
+    "TunnelOpened",
+    "TunnelRefused",
     "Usage",
     "UserLocation",
     "WebSearchOptions",
@@ -160,4 +173,5 @@ __all__ = [
     "check_request",
     "encode_json",
     "httptools_available",
+    "proxy_authorization",
 ]

@@ -130,6 +130,9 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
             'purai[speedups]'``), or ``"auto"``, httptools when it can be imported,
             else h11. Both give the same events and errors for well-formed responses;
             requests are written by h11 either way.
+        absolute_form: Send each request's target in absolute form
+            (``http://host/path``), as a request to an HTTP proxy must be (RFC 9112,
+            section 3.2.2), instead of origin form (``/path``).
 
     Raises:
         LocalProtocolError: A bad host, a limit that is not positive, an unknown
@@ -153,6 +156,7 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         max_error_body_size: int = DEFAULT_MAX_ERROR_BODY_SIZE,
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
         http_parser: HttpParserName = "auto",
+        absolute_form: bool = False,
     ) -> None:
         limits = (
             max_object_size,
@@ -165,6 +169,7 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
             raise LocalProtocolError("every max_..._size must be positive")
         self.host = host
         self._host = check_host(host)
+        self._target_prefix = b"http://" + self._host if absolute_form else b""
         # Made once here so that a type msgspec cannot decode into fails now, not at
         # the first reply (decoders are cached per type: this costs nothing later).
         ChunkDecoder(chunk_type, "sse")
@@ -286,6 +291,7 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
             user_agent=self._user_agent,
             query=query,
         )
+        target = self._target_prefix + target
         try:
             # Building the event validates every field before any state changes.
             method = b"POST" if request is not None else b"GET"

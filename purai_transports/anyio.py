@@ -20,12 +20,11 @@ The client logic is in :mod:`purai_transports._core`; the bytes move through
 
 from __future__ import annotations
 
-import ssl
-
 import anyio
 
 from ._backends.anyio import AnyioBackend
 from ._core.async_clients import AsyncChunkStream, AsyncClientBase
+from ._core.settings import ClientSettings
 
 __all__ = ["AsyncChunkStream", "AsyncClient"]
 
@@ -40,8 +39,8 @@ class AsyncClient(AsyncClientBase):
     :class:`~purai_proto.LocalProtocolError` before any connection is made.
     """
 
-    def _make_backend(self, verify: bool | ssl.SSLContext) -> AnyioBackend:
-        return AnyioBackend(verify)
+    def _make_backend(self, settings: ClientSettings) -> AnyioBackend:
+        return AnyioBackend(settings.verify, settings.trust_env)
 
     def _make_slots(self, n: int) -> anyio.Semaphore:
         return anyio.Semaphore(n)

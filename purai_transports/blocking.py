@@ -80,7 +80,7 @@ class Client(ClientBase, ClosedByWith):
                 "the blocking client takes no max_connections: each call holds one "
                 "connection while it runs"
             )
-        self._backend = SocketBackend(settings.verify)
+        self._backend = SocketBackend(settings.verify, settings.trust_env)
 
     if TYPE_CHECKING:  # ClientBase's signatures, with what this flavour returns
 

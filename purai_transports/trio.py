@@ -21,12 +21,11 @@ It is :class:`~purai_transports.anyio.AsyncClient` on
 
 from __future__ import annotations
 
-import ssl
-
 import trio
 
 from ._backends.trio import TrioBackend
 from ._core.async_clients import AsyncChunkStream, AsyncClientBase
+from ._core.settings import ClientSettings
 
 __all__ = ["AsyncChunkStream", "TrioClient"]
 
@@ -37,8 +36,8 @@ class TrioClient(AsyncClientBase):
     the same keywords.
     """
 
-    def _make_backend(self, verify: bool | ssl.SSLContext) -> TrioBackend:
-        return TrioBackend(verify)
+    def _make_backend(self, settings: ClientSettings) -> TrioBackend:
+        return TrioBackend(settings.verify, settings.trust_env)
 
     def _make_slots(self, n: int) -> trio.Semaphore:
         return trio.Semaphore(n)

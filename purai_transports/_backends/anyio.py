@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import functools
+import socket
 import ssl
 
 import anyio
@@ -17,11 +18,12 @@ import anyio.streams.tls
 
 from purai_proto import PuraiError
 
-from .._core.errors import TimeoutException
-from .._core.operations import Connect
+from .._core.errors import ConnectError, TimeoutException
+from .._core.operations import Connect, Resolve, StartTLS
+from .._core.settings import VerifyArg
 from .early_reply import EarlyReplyStream, may_be_answered_early
 from .failures import Doing, failure
-from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand
+from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand, resolved
 
 __all__ = ["AnyioBackend", "AnyioStream"]
 
@@ -111,14 +113,13 @@ def _held_by_anyio(stream: anyio.abc.ByteStream) -> bool:
     Both are looked up defensively: an anyio that renames them makes this answer
     False, and ``tests/transports/test_clients.py`` checks these buffers are seen.
     """
-    if isinstance(stream, anyio.streams.tls.TLSStream):
-        ssl_object = stream.extra(anyio.streams.tls.TLSAttribute.ssl_object)
-        read_bio = getattr(stream, "_read_bio", None)
+    transport: object = stream
+    while isinstance(transport, anyio.streams.tls.TLSStream):  # TLS in TLS: each layer
+        ssl_object = transport.extra(anyio.streams.tls.TLSAttribute.ssl_object)
+        read_bio = getattr(transport, "_read_bio", None)
         if ssl_object.pending() or (read_bio is not None and read_bio.pending):
             return True
-        transport: object = stream.transport_stream
-    else:
-        transport = stream
+        transport = transport.transport_stream
     protocol = getattr(transport, "_protocol", None)
     return bool(getattr(protocol, "read_queue", None)) or bool(
         getattr(protocol, "is_at_eof", False)
@@ -128,8 +129,8 @@ def _held_by_anyio(stream: anyio.abc.ByteStream) -> bool:
 class AnyioBackend:
     """Opens :class:`AnyioStream` connections; sleeps with ``anyio.sleep``."""
 
-    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._tls = TLSContextOnDemand(verify)
+    def __init__(self, verify: VerifyArg = True, trust_env: bool = True) -> None:
+        self._tls = TLSContextOnDemand(verify, trust_env)
 
     async def connect(self, op: Connect) -> AnyioStream:
         """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
@@ -153,6 +154,36 @@ class AnyioBackend:
         except _FAILURES as exc:
             raise _failure("connect", exc, op.timeout, op.on_timeout, where) from None
         return AnyioStream(stream)
+
+    async def start_tls(self, op: StartTLS) -> AnyioStream:
+        """TLS with ``op.server_hostname`` inside a tunnel (inside the proxy's own TLS,
+        for an ``https://`` proxy: anyio wraps any byte stream)."""
+        stream = op.stream
+        assert isinstance(stream, AnyioStream)
+        hostname = op.server_hostname
+        try:
+            with anyio.fail_after(op.timeout):
+                tls = await anyio.streams.tls.TLSStream.wrap(
+                    stream._stream,
+                    hostname=hostname,
+                    ssl_context=self._tls.get(),
+                    standard_compatible=False,  # as in connect()
+                )
+        except _FAILURES as exc:
+            await stream.abort()
+            raise _failure("connect", exc, op.timeout, op.on_timeout, hostname) from None
+        return AnyioStream(tls)
+
+    async def resolve(self, op: Resolve) -> str:
+        """One address of ``op.host``, within ``op.timeout``."""
+        try:
+            with anyio.fail_after(op.timeout):
+                found = await anyio.getaddrinfo(op.host, op.port, type=socket.SOCK_STREAM)
+        except builtins.TimeoutError:
+            raise op.on_timeout(f"looking {op.host} up took over {op.timeout:.3g} s") from None
+        except OSError as exc:
+            raise ConnectError(f"cannot look {op.host} up: {exc.strerror or exc}") from None
+        return resolved(op, lambda: list(found))
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (between retries); cancellable."""

@@ -23,7 +23,7 @@ from typing import Literal
 from purai_proto import PuraiError
 
 from .._core.errors import ConnectError, NetworkError, TimeoutException
-from .._core.operations import Connect
+from .._core.operations import Connect, Resolve, StartTLS
 
 __all__ = ["FakeClock", "MemoryBackend", "MemoryStream"]
 
@@ -170,6 +170,15 @@ class MemoryBackend:
         stream = MemoryStream(self)
         self.streams.append(stream)
         return stream
+
+    def start_tls(self, op: StartTLS) -> MemoryStream:
+        # In memory the test plays the origin in the clear, inside the tunnel too.
+        stream = op.stream
+        assert isinstance(stream, MemoryStream)
+        return stream
+
+    def resolve(self, op: Resolve) -> str:
+        return "192.0.2.1"  # TEST-NET-1 (RFC 5737): an address that is no one's
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)

@@ -8,19 +8,25 @@ exceptions.
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import socket
 import ssl
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .._core.errors import (
     ConnectError,
     NetworkError,
     TimeoutException,
 )
-from .._core.operations import Connect
+from .._core.operations import Connect, Resolve, StartTLS
+from .._core.settings import VerifyArg
 from .failures import tls_failure
+
+if TYPE_CHECKING:
+    from .tls_in_tls import TLSInTLSStream
 
 __all__ = [
     "READ_SIZE",
@@ -29,23 +35,71 @@ __all__ = [
     "SocketStream",
     "TLSContextOnDemand",
     "default_ssl_context",
+    "resolved",
+    "trust_store",
 ]
 
 #: Bytes asked of the kernel per read: one read usually drains what has arrived.
 READ_SIZE = 65536
 
 
-def default_ssl_context(verify: bool | ssl.SSLContext = True) -> ssl.SSLContext:
-    """The TLS settings for ``verify``: the system's trust store with hostname checks
-    (``True``), no verification at all (``False``), or the context given."""
+def resolved(op: Resolve, lookup: Callable[[], list[Any]]) -> str:
+    """The first address ``lookup()`` (a ``getaddrinfo``) gives for ``op.host``.
+
+    Raises:
+        ConnectError: The lookup failed or gave nothing.
+    """
+    try:
+        found = lookup()
+    except OSError as exc:
+        raise ConnectError(f"cannot look {op.host} up: {exc.strerror or exc}") from None
+    if not found:
+        raise ConnectError(f"cannot look {op.host} up: no address")
+    return str(found[0][4][0])
+
+
+def default_ssl_context(verify: VerifyArg = True, trust_env: bool = True) -> ssl.SSLContext:
+    """The TLS settings for ``verify``, with hostname checks: the system's trust store
+    (``True``; with ``trust_env``, the ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``
+    variables name it, see :func:`trust_store`), the CA bundle at a path (a file, or
+    a directory of hashed certificates), no verification at all (``False``), or the
+    context given."""
     if isinstance(verify, ssl.SSLContext):
         return verify
-    context = ssl.create_default_context()
-    if not verify:
+    if verify is True:
+        cafile, capath = trust_store(trust_env)
+    elif verify is False:
+        cafile = capath = None
+    else:
+        path = os.fspath(verify)
+        cafile, capath = (None, path) if os.path.isdir(path) else (path, None)
+    context = ssl.create_default_context(cafile=cafile, capath=capath)
+    if verify is False:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+def trust_store(trust_env: bool) -> tuple[str | None, str | None]:
+    """The CA file and directory that ``verify=True`` trusts; ``(None, None)`` for the
+    system's default store.
+
+    OpenSSL itself reads ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` when it loads the
+    default store, so they are honoured with ``trust_env``, and with ``trust_env``
+    false the locations built into OpenSSL are named instead, so that they are not.
+    """
+    environ = os.environ
+    if trust_env:
+        cafile = environ.get("SSL_CERT_FILE") or None
+        capath = environ.get("SSL_CERT_DIR") or None
+        return cafile, capath
+    if not (environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR")):
+        return None, None
+    paths = ssl.get_default_verify_paths()
+    cafile = paths.openssl_cafile if os.path.isfile(paths.openssl_cafile) else None
+    capath = paths.openssl_capath if os.path.isdir(paths.openssl_capath) else None
+    return cafile, capath
 
 
 class TLSContextOnDemand:
@@ -57,16 +111,17 @@ class TLSContextOnDemand:
     a client for an ``https://`` one pays it once.
     """
 
-    __slots__ = ("_context", "_verify")
+    __slots__ = ("_context", "_trust_env", "_verify")
 
-    def __init__(self, verify: bool | ssl.SSLContext) -> None:
+    def __init__(self, verify: VerifyArg, trust_env: bool = True) -> None:
         self._verify = verify
+        self._trust_env = trust_env
         self._context: ssl.SSLContext | None = None
 
     def get(self) -> ssl.SSLContext:
         """The context for ``verify`` (see :func:`default_ssl_context`)."""
         if self._context is None:
-            self._context = default_ssl_context(self._verify)
+            self._context = default_ssl_context(self._verify, self._trust_env)
         return self._context
 
 
@@ -105,6 +160,11 @@ class SocketStream:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._poller = SocketPoller(sock)
+
+    @property
+    def socket(self) -> socket.socket:
+        """The socket: an ``ssl.SSLSocket`` for TLS."""
+        return self._sock
 
     def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         """Some bytes, or ``b""`` once the server closed its side.
@@ -167,8 +227,8 @@ class SocketStream:
 class SocketBackend:
     """Opens :class:`SocketStream` connections; sleeps with ``time.sleep``."""
 
-    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._tls = TLSContextOnDemand(verify)
+    def __init__(self, verify: VerifyArg = True, trust_env: bool = True) -> None:
+        self._tls = TLSContextOnDemand(verify, trust_env)
 
     def connect(self, op: Connect) -> SocketStream:
         """Connect to ``op.origin`` (IPv4 or IPv6, TLS for https) within ``op.timeout``.
@@ -193,20 +253,63 @@ class SocketBackend:
         try:
             # Small writes (a request) must not wait for an ACK (Nagle's algorithm).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if origin.tls:
-                if op.timeout is not None:
-                    sock.settimeout(max(op.timeout - (time.monotonic() - started), 0.001))
-                sock = self._tls.get().wrap_socket(sock, server_hostname=origin.host)
+        except OSError as exc:
+            sock.close()
+            raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None
+        if origin.tls:
+            left = None if op.timeout is None else op.timeout - (time.monotonic() - started)
+            sock = self._wrap(sock, origin.host, where, left, op.on_timeout)
+        return SocketStream(sock)
+
+    def start_tls(self, op: StartTLS) -> SocketStream | TLSInTLSStream:
+        """TLS with ``op.server_hostname`` inside a tunnel: on the socket itself, or
+        inside the proxy's own TLS (:class:`~.tls_in_tls.TLSInTLSStream`).
+
+        Raises:
+            As :meth:`connect` does for its handshake.
+        """
+        stream = op.stream
+        assert isinstance(stream, SocketStream)
+        hostname = op.server_hostname
+        if isinstance(stream.socket, ssl.SSLSocket):
+            from .tls_in_tls import TLSInTLSStream  # here: it imports this module
+
+            return TLSInTLSStream.handshake(
+                stream, self._tls.get(), hostname, op.timeout, op.on_timeout
+            )
+        return SocketStream(
+            self._wrap(stream.socket, hostname, hostname, op.timeout, op.on_timeout)
+        )
+
+    def _wrap(
+        self,
+        sock: socket.socket,
+        hostname: str,
+        where: str,
+        timeout: float | None,
+        on_timeout: type[TimeoutException],
+    ) -> ssl.SSLSocket:
+        """``sock`` with TLS to ``hostname``, handshake done; closed if that fails."""
+        try:
+            sock.settimeout(None if timeout is None else max(timeout, 0.001))
+            return self._tls.get().wrap_socket(sock, server_hostname=hostname)
         except TimeoutError:
             sock.close()
-            raise op.on_timeout(f"the TLS handshake with {where} timed out") from None
+            raise on_timeout(f"the TLS handshake with {where} timed out") from None
         except ssl.SSLError as exc:
             sock.close()
             raise tls_failure(exc, where) from None
         except OSError as exc:
             sock.close()
             raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}") from None
-        return SocketStream(sock)
+
+    def resolve(self, op: Resolve) -> str:
+        """One address of ``op.host`` (no time limit: ``getaddrinfo`` takes none).
+
+        Raises:
+            ConnectError: The name is unknown.
+        """
+        return resolved(op, lambda: socket.getaddrinfo(op.host, op.port, type=socket.SOCK_STREAM))
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (between retries)."""

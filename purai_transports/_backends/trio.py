@@ -9,17 +9,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import socket
 import ssl
 
 import trio
 
 from purai_proto import PuraiError
 
-from .._core.errors import TimeoutException
-from .._core.operations import Connect
+from .._core.errors import ConnectError, TimeoutException
+from .._core.operations import Connect, Resolve, StartTLS
+from .._core.settings import VerifyArg
 from .early_reply import EarlyReplyStream, may_be_answered_early
 from .failures import Doing, failure
-from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand
+from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand, resolved
 
 __all__ = ["TrioBackend", "TrioStream"]
 
@@ -79,7 +81,7 @@ class TrioStream(EarlyReplyStream):
         if self._early:
             return True
         stream = self._stream
-        if isinstance(stream, trio.SSLStream):
+        while isinstance(stream, trio.SSLStream):  # TLS in TLS: each layer
             incoming = getattr(stream, "_incoming", None)
             if stream.pending() or (incoming is not None and incoming.pending):
                 return True
@@ -102,8 +104,8 @@ class TrioStream(EarlyReplyStream):
 class TrioBackend:
     """Opens :class:`TrioStream` connections; sleeps with ``trio.sleep``."""
 
-    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._tls = TLSContextOnDemand(verify)
+    def __init__(self, verify: VerifyArg = True, trust_env: bool = True) -> None:
+        self._tls = TLSContextOnDemand(verify, trust_env)
 
     async def connect(self, op: Connect) -> TrioStream:
         """Connect to ``op.origin`` (TLS for https) within ``op.timeout``."""
@@ -131,6 +133,36 @@ class TrioBackend:
                 raise _failure("connect", exc, op.timeout, op.on_timeout, where) from None
             raise
         return TrioStream(stream)
+
+    async def start_tls(self, op: StartTLS) -> TrioStream:
+        """TLS with ``op.server_hostname`` inside a tunnel (inside the proxy's own TLS,
+        for an ``https://`` proxy: trio wraps any stream)."""
+        stream = op.stream
+        assert isinstance(stream, TrioStream)
+        hostname = op.server_hostname
+        tls = trio.SSLStream(
+            stream._stream, self._tls.get(), server_hostname=hostname, https_compatible=True
+        )
+        try:
+            with trio.fail_after(math.inf if op.timeout is None else op.timeout):
+                await tls.do_handshake()
+        except BaseException as exc:
+            await _abort(tls)  # as in connect(): never leave the socket open
+            if isinstance(exc, _FAILURES):
+                raise _failure("connect", exc, op.timeout, op.on_timeout, hostname) from None
+            raise
+        return TrioStream(tls)
+
+    async def resolve(self, op: Resolve) -> str:
+        """One address of ``op.host``, within ``op.timeout``."""
+        try:
+            with trio.fail_after(math.inf if op.timeout is None else op.timeout):
+                found = await trio.socket.getaddrinfo(op.host, op.port, type=socket.SOCK_STREAM)
+        except trio.TooSlowError:
+            raise op.on_timeout(f"looking {op.host} up took over {op.timeout:.3g} s") from None
+        except OSError as exc:
+            raise ConnectError(f"cannot look {op.host} up: {exc.strerror or exc}") from None
+        return resolved(op, lambda: list(found))
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (between retries); cancellable."""

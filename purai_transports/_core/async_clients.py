@@ -7,7 +7,6 @@ in :mod:`purai_transports._core.exchange` and the loop in :mod:`purai_transports
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,10 +84,10 @@ class AsyncClientBase(ClientBase, AsyncClosedByWith):
     _slots: _Slots
 
     def _start(self, settings: ClientSettings) -> None:
-        self._backend = self._make_backend(settings.verify)
+        self._backend = self._make_backend(settings)
         self._slots = self._make_slots(settings.max_connections or DEFAULT_MAX_CONNECTIONS)
 
-    def _make_backend(self, verify: bool | ssl.SSLContext) -> AsyncBackend:
+    def _make_backend(self, settings: ClientSettings) -> AsyncBackend:
         raise NotImplementedError
 
     def _make_slots(self, n: int) -> _Slots:

@@ -29,6 +29,7 @@ from purai_proto import (
 from .exchange import Exchange
 from .paths import chat_path, models_path
 from .pool import ConnectionPool
+from .proxies import Route
 from .requests import QueryArg, build_request, check_chunk_type, check_path, check_query
 from .settings import ClientSettings, Timeout
 
@@ -44,6 +45,9 @@ class ClientCore:
     Attributes:
         settings: As given.
         origin: Where requests go (``settings.origin``).
+        route: The origin and the proxy in between, if any: what the pool keys
+            connections by.
+        absolute_form: Requests are sent to an HTTP proxy in absolute form.
         timeout: ``settings.timeout``, a :class:`~.settings.Timeout`.
         pool: The idle connections.
         clock: Seconds, monotonic: ``time.monotonic`` unless a test gives its own.
@@ -54,8 +58,16 @@ class ClientCore:
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self.origin = settings.origin
+        self.route = Route(settings.origin, settings.via)
         self.timeout = Timeout.of(settings.timeout)  # already one: this only types it
         self.headers: Mapping[str, str] = settings.headers or {}
+        proxy = settings.via
+        # Requests sent to an HTTP proxy itself (absolute form) carry its credentials;
+        # through a tunnel, only the CONNECT does.
+        self.absolute_form = proxy is not None and proxy.forwards(settings.origin)
+        authorization = proxy.authorization() if proxy is not None else None
+        if self.absolute_form and authorization is not None:
+            self.headers = {"Proxy-Authorization": authorization.decode(), **self.headers}
         self.pool = ConnectionPool(settings.max_keepalive, settings.keepalive_expiry)
         self.clock: Callable[[], float] = time.monotonic
         self.jitter: Callable[[], float] = random.random
@@ -64,7 +76,8 @@ class ClientCore:
         """The repr of ``client``: its class and origin, and never the API key, since
         reprs end up in logs."""
         key = "set" if self.settings.api_key else "none"
-        return f"<{type(client).__name__} {self.origin} api_key={key}>"
+        via = f" proxy={self.route.proxy}" if self.route.proxy is not None else ""
+        return f"<{type(client).__name__} {self.origin}{via} api_key={key}>"
 
     def exchange(
         self,
@@ -134,7 +147,11 @@ class ClientCore:
 
     def new_protocol(self) -> ClientConnection:
         """The protocol state for a new connection."""
-        return ClientConnection(self.origin.host_header, http_parser=self.settings.http_parser)
+        return ClientConnection(
+            self.origin.host_header,
+            http_parser=self.settings.http_parser,
+            absolute_form=self.absolute_form,
+        )
 
 
 class _PuraiModel(msgspec.Struct, gc=False):

@@ -10,7 +10,6 @@ opened on an exchange (:meth:`ClientBase._open`) and how an exchange is run to i
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic
@@ -20,7 +19,7 @@ from purai_proto import ChatCompletion, ChatCompletionChunk, ChatRequest, HttpPa
 from .client_core import ClientCore, models_of
 from .exchange import Exchange
 from .requests import QueryArg
-from .settings import ClientSettings, TimeoutArg
+from .settings import ClientSettings, TimeoutArg, VerifyArg
 
 if TYPE_CHECKING:
     # With defaults (PEP 696): a stream opened without chunk_type= is typed as one of
@@ -80,7 +79,9 @@ class ClientBase:
         max_retries: int = ClientSettings.max_retries,
         retry_backoff: float = ClientSettings.retry_backoff,
         headers: Mapping[str, str] | None = ClientSettings.headers,
-        verify: bool | ssl.SSLContext = ClientSettings.verify,
+        verify: VerifyArg = ClientSettings.verify,
+        proxy: str | None = ClientSettings.proxy,
+        trust_env: bool = ClientSettings.trust_env,
         max_connections: int | None = ClientSettings.max_connections,
         max_keepalive: int = ClientSettings.max_keepalive,
         keepalive_expiry: float = ClientSettings.keepalive_expiry,
@@ -95,6 +96,8 @@ class ClientBase:
             retry_backoff=retry_backoff,
             headers=headers,
             verify=verify,
+            proxy=proxy,
+            trust_env=trust_env,
             max_connections=max_connections,
             max_keepalive=max_keepalive,
             keepalive_expiry=keepalive_expiry,

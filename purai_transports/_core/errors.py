@@ -15,6 +15,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "NetworkError",
+    "ProxyError",
     "ReadTimeout",
     "RemoteProtocolError",
     "ServerDisconnectedError",
@@ -42,6 +43,24 @@ class TLSError(ConnectError):
     was shared, or it did not speak TLS at all (a plain-HTTP port). Not retried,
     since the next attempt would fail the same way. (A handshake that breaks off is
     a plain ConnectError, and is retried.)"""
+
+
+class ProxyError(ConnectError):
+    """The proxy did not open the way to the server: it refused the tunnel (any
+    non-2xx reply to ``CONNECT``, such as ``407``, ``403`` or the ``401`` some proxies
+    send for wrong credentials; a ``407`` to a request sent to it in absolute form; a
+    SOCKS5 refusal), or it broke the handshake off or answered it with bytes that are
+    not the protocol. Not retried. The message names the proxy (never its
+    credentials) and what it said.
+
+    Attributes:
+        status: The proxy's HTTP status, or the SOCKS5 reply code (``0`` for a refused
+            login); ``None`` when it gave none.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class NetworkError(TransportError):

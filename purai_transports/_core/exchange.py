@@ -58,6 +58,7 @@ from purai_proto import (
     CompletionReceived,
     ErrorReceived,
     LocalProtocolError,
+    PuraiError,
     ResponseStarted,
     StreamAccumulator,
     StreamEnded,
@@ -69,6 +70,7 @@ from .errors import (
     ConnectError,
     ConnectTimeout,
     NetworkError,
+    ProxyError,
     ReadTimeout,
     RemoteProtocolError,
     ServerDisconnectedError,
@@ -83,6 +85,7 @@ from .operations import Close, Connect, Poll, Read, Sleep, Write
 from .paths import not_found_hint
 from .pool import Connection
 from .requests import QueryArg
+from .tunnel import open_tunnel
 
 if TYPE_CHECKING:
     from .client_core import ClientCore
@@ -165,8 +168,10 @@ class Exchange:
                 reuse = False
                 continue
             except ConnectError as exc:
-                if attempt >= core.settings.max_retries or isinstance(exc, TLSError):
-                    raise  # a certificate that did not verify will not verify next time
+                if attempt >= core.settings.max_retries or isinstance(exc, (TLSError, ProxyError)):
+                    # A certificate that did not verify will not verify next time, nor
+                    # will a proxy that refused let the next attempt through.
+                    raise
                 wait = self._backoff(attempt, None)
                 if self._past(total_deadline, wait):
                     raise
@@ -199,11 +204,7 @@ class Exchange:
         core = self.core
         connection = (yield from self._take_idle()) if reuse else None
         if connection is None:
-            timeout, on_timeout = _limit(
-                core.timeout.connect, ConnectTimeout, total_deadline, core.clock()
-            )
-            stream = yield Connect(core.origin, timeout, on_timeout)
-            connection = Connection(stream, core.new_protocol())
+            connection = yield from self._connect(total_deadline)
         self.connection = connection
         self.bytes_read = 0
         data = connection.protocol.send_request(
@@ -246,6 +247,29 @@ class Exchange:
         assert isinstance(event, ResponseStarted)
         return event
 
+    def _connect(self, total_deadline: float | None) -> Generator[Any, Any, Connection]:
+        """A new connection to the route: to the origin, or through the proxy (its
+        handshake within the same connect limit; see :mod:`.tunnel`)."""
+        core = self.core
+        route = core.route
+        timeout, on_timeout = _limit(
+            core.timeout.connect, ConnectTimeout, total_deadline, core.clock()
+        )
+        proxy = route.proxy
+        stream = yield Connect(proxy.address if proxy else route.origin, timeout, on_timeout)
+        connection = Connection(stream, core.new_protocol(), route)
+        if proxy is None or proxy.forwards(route.origin):
+            return connection
+        self.connection = connection  # from here, closed by the runner if abandoned
+        try:
+            connection.stream = yield from open_tunnel(
+                stream, route, timeout, on_timeout, core.clock
+            )
+        except PuraiError:
+            yield from self._discard()
+            raise
+        return connection
+
     def _start_chunk_clock(self) -> None:
         """The request is written (or its write failed): the wait for the first chunk,
         head and 1xx responses and an error body included, starts now."""
@@ -258,7 +282,7 @@ class Exchange:
         pool = self.core.pool
         now = self.core.clock()
         while True:
-            connection = pool.pop()
+            connection = pool.pop(self.core.route)
             if connection is None:
                 return None
             if not pool.expired(connection, now) and not (yield Poll(connection.stream)):
@@ -312,9 +336,10 @@ class Exchange:
         self, status: ResponseStarted, total_deadline: float | None
     ) -> Generator[Any, Any, None]:
         """Read the reply: yield its chunks, then keep or close the connection."""
-        chunk_timeout = self.core.timeout.chunk
+        core = self.core
+        chunk_timeout = core.timeout.chunk
         chunk_deadline = self.chunk_deadline
-        clock = self.core.clock
+        clock = core.clock
         add = self._fold
         connection = self.connection
         assert connection is not None
@@ -340,6 +365,13 @@ class Exchange:
                 yield from self._discard()
                 if event.in_stream:
                     raise StreamError(event.message, body=event.body)
+                if event.status == 407 and core.route.proxy is not None:
+                    # A request in absolute form, refused by the proxy itself.
+                    proxy = core.route.proxy
+                    raise ProxyError(
+                        f"the proxy {proxy} refused the request with 407: {event.message}",
+                        status=407,
+                    )
                 raise self._status_error(event)
             elif type(event) is StreamEnded:
                 break

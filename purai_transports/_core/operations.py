@@ -14,7 +14,17 @@ from typing import Any, NamedTuple
 from .errors import TimeoutException
 from .settings import Origin
 
-__all__ = ["Close", "Connect", "Operation", "Poll", "Read", "Sleep", "Write"]
+__all__ = [
+    "Close",
+    "Connect",
+    "Operation",
+    "Poll",
+    "Read",
+    "Resolve",
+    "Sleep",
+    "StartTLS",
+    "Write",
+]
 
 
 class Connect(NamedTuple):
@@ -25,6 +35,27 @@ class Connect(NamedTuple):
     """
 
     origin: Origin
+    timeout: float | None
+    on_timeout: type[TimeoutException]
+
+
+class StartTLS(NamedTuple):
+    """Start TLS with ``server_hostname`` on ``stream``, a tunnel through a proxy (TLS
+    inside TLS when the proxy is an ``https://`` one); the result is the new stream.
+    ``on_timeout`` as for :class:`Connect`."""
+
+    stream: Any
+    server_hostname: str
+    timeout: float | None
+    on_timeout: type[TimeoutException]
+
+
+class Resolve(NamedTuple):
+    """Look ``host`` up; the result is one of its IP addresses, as a str (for a
+    ``socks5://`` proxy, which is given addresses, not names)."""
+
+    host: str
+    port: int
     timeout: float | None
     on_timeout: type[TimeoutException]
 
@@ -73,5 +104,5 @@ class Sleep(NamedTuple):
     seconds: float
 
 
-Operation = Connect | Write | Read | Poll | Close | Sleep
-OPERATIONS = (Connect, Write, Read, Poll, Close, Sleep)
+Operation = Connect | StartTLS | Resolve | Write | Read | Poll | Close | Sleep
+OPERATIONS = (Connect, StartTLS, Resolve, Write, Read, Poll, Close, Sleep)

@@ -1,12 +1,15 @@
 """The pool: idle connections kept for reuse, and what a connection is.
 
-An exchange takes the connection returned last (the one most likely still open), and
-checks it before use (see :mod:`.exchange`); it gives a connection back only when its
-reply was read to the end and the protocol calls it reusable.
+Connections are kept by route (:class:`~.proxies.Route`: the origin, and the proxy in
+between). An exchange takes the connection to its route returned last (the one most
+likely still open), and checks it before use (see :mod:`.exchange`); it gives a
+connection back only when its reply was read to the end and the protocol calls it
+reusable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from purai_proto import ClientConnection
@@ -17,11 +20,12 @@ __all__ = ["Connection", "ConnectionPool"]
 class Connection:
     """A byte stream from a backend and the protocol state that goes with it."""
 
-    __slots__ = ("broken", "idle_since", "protocol", "reused", "stream")
+    __slots__ = ("broken", "idle_since", "protocol", "reused", "route", "stream")
 
-    def __init__(self, stream: Any, protocol: ClientConnection) -> None:
+    def __init__(self, stream: Any, protocol: ClientConnection, route: Hashable = None) -> None:
         self.stream = stream
         self.protocol = protocol
+        self.route = route  # where it goes: the origin, and the proxy in between
         self.idle_since = 0.0
         self.reused = False  # carried an earlier exchange
         self.broken = False  # a write failed: never reused, whatever the reply said
@@ -45,9 +49,15 @@ class ConnectionPool:
         self.idle: list[Connection] = []
         self.closed = False
 
-    def pop(self) -> Connection | None:
-        """The idle connection returned last, if any (the one most likely still open)."""
-        return self.idle.pop() if self.idle else None
+    def pop(self, route: Hashable = None) -> Connection | None:
+        """The idle connection to ``route`` returned last, if any (the one most likely
+        still open): a connection through one proxy never carries a request meant to
+        go through another, or none."""
+        idle = self.idle
+        for i in range(len(idle) - 1, -1, -1):
+            if idle[i].route == route:
+                return idle.pop(i)
+        return None
 
     def expired(self, connection: Connection, now: float) -> bool:
         """Whether ``connection`` sat idle too long to be reused."""

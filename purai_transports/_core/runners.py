@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from purai_proto import ChatCompletionChunk, PuraiError
 
 from .errors import TimeoutException
-from .operations import Close, Connect, Poll, Read, Sleep, Write
+from .operations import Close, Connect, Poll, Read, Resolve, Sleep, StartTLS, Write
 
 __all__ = ["AsyncBackend", "AsyncRun", "SyncBackend", "SyncRun"]
 
@@ -35,6 +35,8 @@ class SyncStream(Protocol):
 
 class SyncBackend(Protocol):
     def connect(self, op: Connect) -> SyncStream: ...
+    def start_tls(self, op: StartTLS) -> SyncStream: ...
+    def resolve(self, op: Resolve) -> str: ...
     def sleep(self, seconds: float) -> None: ...
 
 
@@ -52,6 +54,8 @@ class AsyncStream(Protocol):
 
 class AsyncBackend(Protocol):
     def connect(self, op: Connect) -> Awaitable[AsyncStream]: ...
+    def start_tls(self, op: StartTLS) -> Awaitable[AsyncStream]: ...
+    def resolve(self, op: Resolve) -> Awaitable[str]: ...
     def sleep(self, seconds: float) -> Awaitable[None]: ...
 
 
@@ -107,6 +111,10 @@ class SyncRun(_Run):
                         op.stream.close()
                     elif kind is Sleep:
                         self._backend.sleep(op.seconds)
+                    elif kind is StartTLS:  # the rest: through a proxy only
+                        value = self._backend.start_tls(op)
+                    elif kind is Resolve:
+                        value = self._backend.resolve(op)
                     elif op is not None:  # a chunk of the caller's own chunk_type
                         return op  # type: ignore[no-any-return]
                 except PuraiError as exc:
@@ -163,6 +171,10 @@ class AsyncRun(_Run):
                         await op.stream.aclose()
                     elif kind is Sleep:
                         await self._backend.sleep(op.seconds)
+                    elif kind is StartTLS:  # the rest: through a proxy only
+                        value = await self._backend.start_tls(op)
+                    elif kind is Resolve:
+                        value = await self._backend.resolve(op)
                     elif op is not None:  # a chunk of the caller's own chunk_type
                         return op  # type: ignore[no-any-return]
                 except PuraiError as exc:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from purai_proto import ClientConnection, HttpParserName, LocalProtocolError, check_headers
 
 from .paths import default_base_url
+from .proxies import Proxy, proxy_from_environment
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
@@ -26,6 +27,7 @@ __all__ = [
     "Origin",
     "Timeout",
     "TimeoutArg",
+    "VerifyArg",
     "check_count",
     "is_number",
 ]
@@ -151,6 +153,9 @@ class Origin:
         return f"{self.scheme}://{self.host_header}{self.prefix}"
 
 
+#: What ``verify`` takes: on or off, a CA bundle's path, or a whole TLS context.
+VerifyArg = bool | str | os.PathLike[str] | ssl.SSLContext
+
 #: Requests in flight at once in an async client whose ``max_connections`` is None.
 DEFAULT_MAX_CONNECTIONS = 100
 
@@ -176,9 +181,22 @@ class ClientSettings:
             it, and a ``Retry-After`` asking for longer wins (up to 60 s: a reply
             asking for more is raised at once).
         headers: Extra header fields sent with every request.
-        verify: TLS verification: ``True`` (the system's trust store), ``False``
-            (none; only for tests), or an ``ssl.SSLContext``. The context is made on
-            the first ``https://`` connection, not before.
+        verify: TLS verification: ``True`` (the system's trust store; with
+            ``trust_env``, the ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` variables choose
+            it), the path of a CA bundle file (or of a directory of certificates),
+            ``False`` (none; only for tests), or an ``ssl.SSLContext``. It applies to
+            an ``https://`` proxy too. The context is made on the first TLS
+            connection, not before.
+        proxy: The proxy every request goes through:
+            ``http://[user:password@]host:port`` (``CONNECT`` tunnels for
+            ``https://`` origins, requests in absolute form for ``http://`` ones),
+            ``https://...`` (the same, with TLS to the proxy), ``socks5://...`` or
+            ``socks5h://...`` (the proxy resolves the name). ``None``: the
+            environment's, with ``trust_env``. Never shown in a repr or an error.
+        trust_env: Read the environment: ``HTTPS_PROXY``, ``HTTP_PROXY``,
+            ``ALL_PROXY`` and ``NO_PROXY`` (as curl and httpx read them) when no
+            ``proxy`` is given, and ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` when
+            ``verify`` is ``True``. ``False`` ignores them all.
         max_connections: The async clients' most requests in flight at once; more
             wait for a slot. ``None`` means 100. The blocking client takes none: each
             call holds one connection while it runs.
@@ -192,6 +210,8 @@ class ClientSettings:
         http_parser: Which parser reads responses: ``"auto"`` (httptools when it is
             installed, else h11), ``"h11"`` or ``"httptools"``.
         origin: Where the requests go, parsed from ``base_url`` (not an argument).
+        via: The proxy requests go through, from ``proxy`` or the environment; None
+            for none (not an argument).
 
     Raises:
         LocalProtocolError: A bad value.
@@ -203,13 +223,16 @@ class ClientSettings:
     max_retries: int = 2
     retry_backoff: float = 0.5
     headers: Mapping[str, str] | None = None
-    verify: bool | ssl.SSLContext = True
+    verify: VerifyArg = True
+    proxy: str | None = dataclasses.field(default=None, repr=False)  # may hold a password
+    trust_env: bool = True
     max_connections: int | None = None
     max_keepalive: int = 10
     keepalive_expiry: float = 5.0
     resend_unanswered: bool = False
     http_parser: HttpParserName = "auto"
     origin: Origin = dataclasses.field(init=False, repr=False)
+    via: Proxy | None = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         base_url = default_base_url(self.base_url)
@@ -228,6 +251,15 @@ class ClientSettings:
         if key is not None and not isinstance(key, str):
             raise LocalProtocolError(f"api_key must be a str, not {type(key).__name__}")
         timeout = Timeout.of(self.timeout)
+        _check_verify(self.verify)
+        if not isinstance(self.trust_env, bool):
+            raise LocalProtocolError(f"trust_env must be True or False, not {self.trust_env!r}")
+        proxy = self.proxy
+        if proxy is None and self.trust_env:
+            proxy = proxy_from_environment(origin, os.environ)
+        via = Proxy.parse(proxy) if proxy is not None else None
+        if via is not None:
+            via.authorization()  # a user name Basic cannot carry fails now
         check_headers(key or None, self.headers)
         # Made once to check the parser's name (and that httptools imports, if asked).
         ClientConnection(origin.host_header, http_parser=self.http_parser)
@@ -236,6 +268,7 @@ class ClientSettings:
         meant = {
             "base_url": base_url,
             "origin": origin,
+            "via": via,
             "api_key": key or None,  # an empty key (or variable) means no key
             "timeout": timeout,
             "headers": dict(self.headers or {}),  # a copy: later changes do not leak in
@@ -248,6 +281,18 @@ def check_count(name: str, value: object, minimum: int = 0) -> None:
     """Refuse ``value`` unless it is an int (not a bool) of at least ``minimum``."""
     if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
         raise LocalProtocolError(f"{name} must be an int of {minimum} or more, not {value!r}")
+
+
+def _check_verify(verify: object) -> None:
+    if isinstance(verify, (bool, ssl.SSLContext)):
+        return
+    if not isinstance(verify, (str, os.PathLike)):
+        raise LocalProtocolError(
+            "verify must be True, False, a CA bundle path or an ssl.SSLContext, "
+            f"not {type(verify).__name__}"
+        )
+    if not os.path.exists(verify):
+        raise LocalProtocolError(f"verify: no CA bundle at {os.fspath(verify)!r}")
 
 
 def _check_seconds(name: str, value: object) -> None:

@@ -98,6 +98,18 @@ def add_chat_parser(commands: Any) -> None:
         metavar="SECONDS",
         help="seconds to wait for the server (default: 60)",
     )
+    chat.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="the proxy: http://, https://, socks5:// or socks5h://, with user:password@ "
+        "if it asks (default: $HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY and $NO_PROXY)",
+    )
+    chat.add_argument(
+        "--cacert",
+        metavar="FILE",
+        help="the CA bundle to check servers and proxies against (default: the system's, "
+        "or $SSL_CERT_FILE and $SSL_CERT_DIR)",
+    )
     chat.set_defaults(run=run_chat, parser=chat)
 
 
@@ -120,7 +132,16 @@ def run_chat(args: argparse.Namespace) -> int:
         "api_key": args.api_key,
         "timeout": Timeout.of(check_seconds("--timeout", args.timeout)),
         "headers": headers_from("--header", args.header),
+        "proxy": args.proxy,
     }
+    if args.cacert is not None:
+        if not os.path.exists(args.cacert):
+            raise UsageError(f"--cacert: no CA bundle at {args.cacert!r}")
+        options["verify"] = args.cacert
+    if not args.base_url and args.proxy is None:
+        # The built-in server listens on loopback: a proxy from the environment (a
+        # company's, say) could not reach it. A --proxy given is used as given.
+        options["trust_env"] = False
     conversation = args.prompt is None and sys.stdin.isatty()
     prompt = "" if conversation else args.prompt
     if prompt is None:
