@@ -28,7 +28,8 @@ each decoded chunk is wrapped in its event and queued in a deque, from which
 EOF is passed on to the parser only once it has parsed everything before it, so that
 an error it raises after that is known to be caused by the connection closing early,
 and can say what it cut (the headers, a ``Content-Length`` body, a chunked body) and
-where. That wording, and every other message, is made here, for both parsers.
+where (:func:`~purai_proto._reply_head.response_error` words it, for both parsers).
+What the response's head says of its body is read by :mod:`purai_proto._reply_head`.
 
 Errors follow h11's contract: bad bytes from the server raise
 :class:`~purai_proto.RemoteProtocolError`, after the events that came before them;
@@ -49,8 +50,8 @@ from ._content_encoding import (
     BodyDecompressor,
     decompressor_for,
 )
-from ._decoding import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder, Framing
-from ._error_reply import error_from_object, error_from_reply, parse_retry_after
+from ._decoding import DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_OBJECT_SIZE, ChunkDecoder
+from ._error_reply import error_from_object, error_from_reply
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
@@ -76,6 +77,7 @@ from ._http import (
     request_head_and_body,
 )
 from ._models import ChatCompletion, ChatCompletionChunk, ChatRequest, ErrorBody
+from ._reply_head import NO_HEAD, body_framing, read_reply_head, response_error
 
 __all__ = ["DEFAULT_MAX_ERROR_BODY_SIZE", "DEFAULT_MAX_HEADER_SIZE", "ClientConnection"]
 
@@ -83,8 +85,6 @@ __all__ = ["DEFAULT_MAX_ERROR_BODY_SIZE", "DEFAULT_MAX_HEADER_SIZE", "ClientConn
 DEFAULT_MAX_ERROR_BODY_SIZE = 64 * 1024
 #: Default for ``max_header_size``: the longest status line and header block accepted.
 DEFAULT_MAX_HEADER_SIZE = 64 * 1024
-
-_NDJSON_TYPES = (b"application/x-ndjson", b"application/ndjson", b"application/jsonl")
 
 
 class _State(enum.Enum):
@@ -199,10 +199,7 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         self._received = 0  # bytes of this response so far, head included
         self._status = 0
         self._reason = b""
-        self._retry_after: float | None = None
-        self._location: bytes | None = None  # a redirect's target, named in its error
-        self._content_length: int | None = None
-        self._chunked = False
+        self._head = NO_HEAD  # what the response's head says of its body
         self._body_received = 0  # body bytes as sent, before decompression
         self._decompressor: BodyDecompressor | None = None
         self._decoder: ChunkDecoder[ChunkT] | ChunkDecoder[CompletionT] | None = None
@@ -405,40 +402,13 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         self._status = status
         self._events.append(ResponseStarted(status=status, headers=headers, reason=self._reason))
         self._state = _State.RECEIVING_BODY
-        media_type = b""
-        encodings: list[bytes] = []
-        retry_after = date = location = None
-        for name, value in headers:
-            if name == b"content-type":
-                media_type = value.partition(b";")[0].strip().lower()
-            elif name == b"content-encoding":
-                encodings.append(value)
-            elif name == b"content-length":
-                self._content_length = int(value)  # the parser has checked it is a number
-            elif name == b"transfer-encoding":
-                self._chunked = True  # the parsers accept no coding but chunked
-            elif name == b"retry-after":
-                retry_after = value
-            elif name == b"date":
-                date = value
-            elif name == b"location":
-                location = value
-        self._location = location
-        if retry_after is not None:
-            self._retry_after = parse_retry_after(retry_after, date)
-        self._decompressor = decompressor_for(encodings, self._max_decompressed_size)
+        self._head = reply_head = read_reply_head(headers)
+        self._decompressor = decompressor_for(reply_head.encodings, self._max_decompressed_size)
         if not 200 <= status < 300:
             self._error_body = bytearray()
             return
-        framing: Framing
-        if media_type == b"text/event-stream":
-            framing = "sse"
-        elif media_type in _NDJSON_TYPES:
-            framing = "ndjson"
-        elif self._streamed:
-            # PurAI's {...}{...} comes under any type (or none): tell from the bytes.
-            framing = "auto"
-        else:
+        framing = body_framing(reply_head, self._streamed)
+        if framing is None:
             self._decoder = ChunkDecoder(
                 self._reply_completion_type,
                 "concatenated",
@@ -484,7 +454,7 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
             # The decoder gives its type's values, and exactly ErrorBody for an error
             # object, whatever its type: one test per chunk on the hot path.
             if type(item) is ErrorBody:
-                self._queue_error(error_from_object(item, self._status, self._retry_after))
+                self._queue_error(error_from_object(item, self._status, self._head.retry_after))
             elif chunks:
                 append(ChunkReceived(chunk=item))
             else:
@@ -540,7 +510,7 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
         self._error_body = None  # reported once, even if the body was cut short
         self._queue_error(
             error_from_reply(
-                self._status, self._reason, bytes(body), self._retry_after, self._location
+                self._status, self._reason, bytes(body), self._head.retry_after, self._head.location
             )
         )
 
@@ -559,35 +529,15 @@ class ClientConnection(Generic[ChunkT, CompletionT]):
 
     def _parse_error(self, exc: ParseError) -> RemoteProtocolError:
         """Our error for the parser's: saying what EOF cut, when EOF caused it."""
-        if exc.too_large:
-            return RemoteProtocolError(
-                "the response's status line and headers exceed max_header_size "
-                f"({self._max_header_size} bytes)"
-            )
-        if not self._eof_passed:
-            return RemoteProtocolError(f"invalid HTTP response: {exc.detail}", offset=exc.offset)
-        received = self._received
-        if self._state is _State.AWAITING_RESPONSE:
-            if received == 0:
-                reason = "the server closed the connection without sending a response"
-            else:
-                reason = (
-                    "the server closed the connection before the response headers were "
-                    f"complete, after {received} bytes"
-                )
-        elif self._content_length is not None:
-            reason = (
-                f"the server closed the connection after {self._body_received} of the "
-                f"{self._content_length} body bytes announced by Content-Length"
-            )
-        elif self._chunked:
-            reason = (
-                "the server closed the connection in the middle of the chunked body, "
-                f"after {self._body_received} bytes of body data"
-            )
-        else:  # pragma: no cover - EOF cuts nothing else
-            reason = f"the server closed the connection early: {exc.detail}"
-        return RemoteProtocolError(reason, offset=received)
+        return response_error(
+            exc,
+            closed=self._eof_passed,
+            head_done=self._state is not _State.AWAITING_RESPONSE,
+            received=self._received,
+            body_received=self._body_received,
+            head=self._head,
+            max_header_size=self._max_header_size,
+        )
 
     def _check_reusable(self) -> None:
         reason = self._why_not_reusable()

@@ -29,6 +29,7 @@ reverse of the order listed (RFC 9110, section 8.4).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 from ._errors import RemoteProtocolError
 
@@ -192,7 +193,7 @@ class BodyDecompressor:
             stage.finish()
 
 
-def decompressor_for(header_values: list[bytes], max_size: int) -> BodyDecompressor | None:
+def decompressor_for(header_values: Sequence[bytes], max_size: int) -> BodyDecompressor | None:
     """A decompressor for the codings named by ``Content-Encoding`` header values.
 
     Args:
