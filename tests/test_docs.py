@@ -97,7 +97,12 @@ def _typed_on_a_terminal(command: str, shown: str) -> str:
 
 # Where each subcommand's table of options is: the section of that page headed
 # "## `purai SUBCOMMAND`".
-OPTION_TABLES = {"chat": "docs/cli.md", "decode": "docs/cli.md", "serve": "docs/server.md"}
+OPTION_TABLES = {
+    "bench": "docs/cli.md",
+    "chat": "docs/cli.md",
+    "decode": "docs/cli.md",
+    "serve": "docs/server.md",
+}
 OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
 
 
