@@ -108,8 +108,8 @@ def test_auto_reads_the_same(name: str) -> None:
 def test_one_event_per_read_and_done() -> None:
     decoder = ChunkDecoder(Any, "sse")
     for i in range(3):
-        [value] = decoder.feed(events({"i": i}))
-        assert value == {"i": i}
+        values: list[Any] = decoder.feed(events({"i": i}))
+        assert values == [{"i": i}]
     assert not decoder.done
     assert decoder.feed(b"data: [DONE]\n\n") == []
     assert decoder.done
