@@ -66,6 +66,8 @@ class ConcatenatedFraming(BaseFraming):
 
     def __init__(self, values: Values, limit: int, *, ndjson: bool) -> None:
         self._values = values
+        self._decode_lines = values.one.decode_lines
+        self._untyped = values.untyped
         self._limit = limit
         self._ndjson = ndjson
         self._buf = bytearray()
@@ -89,7 +91,13 @@ class ConcatenatedFraming(BaseFraming):
         if not buf and data and len(data) <= self._limit:
             last = data[-1]
             if last in CLOSERS or (last in WHITESPACE and _ends_with_closer(data)):
-                values = self._decode_run(data)
+                # (_decode_run, inlined: a call costs as much as a small check here.)
+                try:
+                    values: list[Any] | None = self._decode_lines(data)
+                except MSGSPEC_ERRORS:
+                    values = None
+                if values is not None and self._untyped:
+                    values = self._checked_untyped(values)
                 if values is not None:
                     self._base += len(data)
                     self._values.emit(values, data, RUN, out)
@@ -214,10 +222,14 @@ class ConcatenatedFraming(BaseFraming):
     def _decode_run(self, region: bytes | bytearray | memoryview) -> list[Any] | None:
         """The values of ``region`` if it is a run of whole values, else None."""
         try:
-            values: list[Any] = self._values.one.decode_lines(region)
+            values: list[Any] = self._decode_lines(region)
         except MSGSPEC_ERRORS:
             return None
-        if self._values.untyped and not all(type(v) in (dict, list) for v in values):
+        return self._checked_untyped(values) if self._untyped else values
+
+    @staticmethod
+    def _checked_untyped(values: list[Any]) -> list[Any] | None:
+        if not all(type(v) in (dict, list) for v in values):
             return None  # a number or a string: the exact scanner will say where
         return values
 
