@@ -244,7 +244,7 @@ def object_reads(objects: list[bytes], framing: StreamFraming) -> list[bytes]:
     encoder = StreamEncoder(framing)
     parts = [encoder.encode(msgspec.Raw(obj)) for obj in objects]
     end = encoder.end()
-    return parts + [end] if end else parts
+    return [*parts, end] if end else parts
 
 
 def builtin_bodies(n: int = BUILTIN_OBJECTS) -> list[Body]:
