@@ -29,9 +29,9 @@ _FEEDS = ("16 KiB", "64 KiB", "one object per feed", "random 1-64 B")
 _FEED_LABELS = ("16 KiB", "64 KiB", "one object\nper feed", "random\n1-64 B")
 # The horizontal lines of the decoder chart: the limit first, then the peers.
 _LINES = (
-    ("msgspec typed, one array (the limit)", "the limit: msgspec, one array", "black", "-"),
+    ("msgspec typed, one call per object (the limit)", "the limit: per object", "black", "-"),
     ("msgspec typed, one array per 16 KiB", "msgspec, one array per 16 KiB", "dimgray", "--"),
-    ("msgspec typed, one call per object", "msgspec, one call per object", "gray", ":"),
+    ("msgspec typed, one array of all", "msgspec, one array of all", "gray", ":"),
     ("orjson.loads per object (dicts)", "orjson per object (dicts)", "tab:purple", "-."),
     ("json raw_decode loop (str)", "json raw_decode loop", "tab:red", "--"),
     ("ijson items (yajl2_c)", "ijson (yajl2_c)", "tab:brown", ":"),

@@ -132,6 +132,9 @@ class ChunkDecoder(Generic[T]):
         self.type = type
         self.framing: Framing = framing
         self._framing: BaseFraming | None = None if framing == "auto" else self._make(framing)
+        # The framing while feed() may hand it bytes with no other check: None before
+        # "auto" knows it, after an error and after close(). (One test per call.)
+        self._feeding = self._framing
         self._head = bytearray()  # "auto": bytes seen before the framing is known
         self._error: RemoteProtocolError | None = None
         self._closed = False
@@ -161,17 +164,19 @@ class ChunkDecoder(Generic[T]):
                 first; the error is raised by the next call.
             LocalProtocolError: :meth:`close` was already called.
         """
-        framing = self._framing
-        if framing is None or self._error is not None or self._closed:
+        framing = self._feeding
+        if framing is None:
             framing = self._before_feed(data)
             if framing is None:
                 return []
             data, self._head = self._head, bytearray()  # the bytes _detect() looked at
+            self._feeding = framing
         out: list[Any] = []
         try:
             framing.feed(data, out)
         except RemoteProtocolError as exc:
             self._error = exc
+            self._feeding = None
             if not out:
                 raise
         return out
@@ -189,6 +194,7 @@ class ChunkDecoder(Generic[T]):
         if self._closed:
             return []
         self._closed = True
+        self._feeding = None
         out: list[Any] = []
         try:
             framing = self._framing

@@ -30,34 +30,26 @@ boundaries instead, and keeps its state so no byte is scanned twice.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .._errors import RemoteProtocolError
-from .framing import BaseFraming, decode_spans, too_large
+from .framing import CLOSERS, OBJECT_START, WHITESPACE, BaseFraming, decode_spans, too_large
 from .scanner import Layout, ValueScanner
 from .values import MSGSPEC_ERRORS, RUN, Values
 
 __all__ = ["ConcatenatedFraming"]
 
-_WS = frozenset(b" \t\r\n")
 _CLOSE_BRACE = 0x7D
-_CLOSERS = frozenset(b"}]")
-# What follows the "{" of a value's start: a key and its colon, or "}", or the end of
-# the data so far. A "}{" inside a string is almost never followed by that, because a
-# quote there would end the string: this rules most of them out before msgspec is
-# asked. (Keys with escapes fail the test too; the exact scanner copes with those.)
-_OBJECT_START = re.compile(rb'\{[ \t\r\n]*(?:"[^"\\]*(?:"[ \t\r\n]*(?::|$)|$)|\}|$)')
 
 
 def _ends_with_closer(data: bytes | bytearray | memoryview) -> bool:
     """Whether the last byte other than line ends and spaces closes an object or array."""
     i = len(data) - 1
-    while i >= 0 and data[i] in _WS:
+    while i >= 0 and data[i] in WHITESPACE:
         if i < len(data) - 4:  # long whitespace: let the buffered path deal with it
             return False
         i -= 1
-    return i >= 0 and data[i] in _CLOSERS
+    return i >= 0 and data[i] in CLOSERS
 
 
 def _value_start(buf: bytearray, base: int) -> int:
@@ -74,6 +66,8 @@ class ConcatenatedFraming(BaseFraming):
 
     def __init__(self, values: Values, limit: int, *, ndjson: bool) -> None:
         self._values = values
+        self._decode_lines = values.one.decode_lines
+        self._untyped = values.untyped
         self._limit = limit
         self._ndjson = ndjson
         self._buf = bytearray()
@@ -96,8 +90,14 @@ class ConcatenatedFraming(BaseFraming):
         # buffered path checks each value's size.)
         if not buf and data and len(data) <= self._limit:
             last = data[-1]
-            if last in _CLOSERS or (last in _WS and _ends_with_closer(data)):
-                values = self._decode_run(data)
+            if last in CLOSERS or (last in WHITESPACE and _ends_with_closer(data)):
+                # (_decode_run, inlined: a call costs as much as a small check here.)
+                try:
+                    values: list[Any] | None = self._decode_lines(data)
+                except MSGSPEC_ERRORS:
+                    values = None
+                if values is not None and self._untyped:
+                    values = self._checked_untyped(values)
                 if values is not None:
                     self._base += len(data)
                     self._values.emit(values, data, RUN, out)
@@ -146,7 +146,7 @@ class ConcatenatedFraming(BaseFraming):
     ) -> None:
         # The whole buffer may be complete when it ends with a closing bracket: the
         # common case of a live stream, one chunk per read.
-        tried_all = whole_failed or self._last_byte in _CLOSERS
+        tried_all = whole_failed or self._last_byte in CLOSERS
         if tried_all and not whole_failed and self._try_decode(end, out):
             return
         if self._scanner is not None:  # that guess used up the budget
@@ -171,7 +171,7 @@ class ConcatenatedFraming(BaseFraming):
         """The last non-whitespace byte of the buffer, looking only at new bytes."""
         buf = self._buf
         for i in range(end - 1, start - 1, -1):
-            if buf[i] not in _WS:
+            if buf[i] not in WHITESPACE:
                 return buf[i]
         return self._last_byte
 
@@ -187,10 +187,10 @@ class ConcatenatedFraming(BaseFraming):
         pos = buf.rfind(b"{", lo, hi)
         while pos > 0:
             i = pos - 1
-            while i >= lo and buf[i] in _WS:
+            while i >= lo and buf[i] in WHITESPACE:
                 i -= 1
             before = buf[i] if i >= lo else prev_last_byte
-            if before == _CLOSE_BRACE and _OBJECT_START.match(buf, pos):
+            if before == _CLOSE_BRACE and OBJECT_START.match(buf, pos):
                 return pos
             pos = buf.rfind(b"{", lo, i + 1) if i >= lo else -1
         return 0
@@ -222,10 +222,14 @@ class ConcatenatedFraming(BaseFraming):
     def _decode_run(self, region: bytes | bytearray | memoryview) -> list[Any] | None:
         """The values of ``region`` if it is a run of whole values, else None."""
         try:
-            values: list[Any] = self._values.one.decode_lines(region)
+            values: list[Any] = self._decode_lines(region)
         except MSGSPEC_ERRORS:
             return None
-        if self._values.untyped and not all(type(v) in (dict, list) for v in values):
+        return self._checked_untyped(values) if self._untyped else values
+
+    @staticmethod
+    def _checked_untyped(values: list[Any]) -> list[Any] | None:
+        if not all(type(v) in (dict, list) for v in values):
             return None  # a number or a string: the exact scanner will say where
         return values
 

@@ -8,14 +8,30 @@ byte, so that an error says where in the stream it is whatever the framing dropp
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .._errors import RemoteProtocolError
 from .values import ARRAY, MSGSPEC_ERRORS, RUN, Values, reason
 
-__all__ = ["BOM", "BaseFraming", "decode_spans", "too_large"]
+__all__ = [
+    "BOM",
+    "CLOSERS",
+    "OBJECT_START",
+    "WHITESPACE",
+    "BaseFraming",
+    "decode_spans",
+    "too_large",
+]
 
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some servers put first
+WHITESPACE = frozenset(b" \t\r\n")  # JSON's
+CLOSERS = frozenset(b"}]")
+# What follows the "{" of a value's start: a key and its colon, or "}", or the end of
+# the data so far. A "}{" inside a string is almost never followed by that, because a
+# quote there would end the string: this rules most of them out before msgspec is
+# asked. (Keys with escapes fail the test too; the exact scanner copes with those.)
+OBJECT_START = re.compile(rb'\{[ \t\r\n]*(?:"[^"\\]*(?:"[ \t\r\n]*(?::|$)|$)|\}|$)')
 
 
 def too_large(what: str, limit: int, offset: int) -> RemoteProtocolError:

@@ -148,6 +148,28 @@ class ValueScanner:
                         break
         return found
 
+    def skip_between(self, data: bytes | bytearray, start: int, end: int, base: int) -> int:
+        """Read ``data[start:end]`` between values until a value starts or the data
+        ends; return the index where it stopped (just past a value's first byte).
+
+        A byte that cannot appear there stops it and sets :attr:`error`.
+        """
+        pos = start
+        while pos < end and self.value_start < 0 and self.error is None:
+            try:
+                pos = self._between_values(data, pos, end, base)
+            except RemoteProtocolError as exc:
+                self.error = exc
+        return pos
+
+    def value_ended(self) -> None:
+        """The caller found the end of the value in progress itself (msgspec decoded
+        it): go on between values, as if :meth:`scan` had read it."""
+        self.depth = 0
+        self.in_string = self.escaped = False
+        self.value_start = -1
+        self.top = _AFTER_VALUE
+
     def _between_values(self, data: bytes | bytearray, pos: int, end: int, base: int) -> int:
         pos = _WHITESPACE.match(data, pos, end).end()  # type: ignore[union-attr]
         if pos == end:

@@ -42,6 +42,7 @@ __all__ = [
     "adversarial",
     "builtin_bodies",
     "frame",
+    "object_reads",
     "openai",
     "realistic",
 ]
@@ -233,9 +234,17 @@ CORPORA: dict[str, Callable[[int], list[bytes]]] = {
 
 def frame(objects: list[bytes], framing: StreamFraming) -> bytes:
     """A streamed body holding ``objects`` in ``framing``, as the stand-in server writes it."""
+    return b"".join(object_reads(objects, framing))
+
+
+def object_reads(objects: list[bytes], framing: StreamFraming) -> list[bytes]:
+    """The same body as :func:`frame`, one object per piece, as a live stream reads it:
+    each piece is what the stand-in server writes for one object (its end marker,
+    ``data: [DONE]`` or ``]``, is a last piece of its own)."""
     encoder = StreamEncoder(framing)
     parts = [encoder.encode(msgspec.Raw(obj)) for obj in objects]
-    return b"".join(parts) + encoder.end()
+    end = encoder.end()
+    return [*parts, end] if end else parts
 
 
 def builtin_bodies(n: int = BUILTIN_OBJECTS) -> list[Body]:
