@@ -92,6 +92,19 @@ def _lenient_error_body(error: Any, status: Any) -> ErrorBody:
     return ErrorBody(status=status if type(status) is int else None, error=error)
 
 
+_RAW = msgspec.json.Decoder(msgspec.Raw)
+_RAWS = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _error_body(raw: msgspec.Raw, mark: tuple[Any, Any]) -> ErrorBody:
+    """The ErrorBody of one error object's bytes; from its ``mark`` (what the first
+    decoding found) when ErrorBody does not take its shape: still an error."""
+    try:
+        return _ERROR_BODY.decode(raw)
+    except MSGSPEC_ERRORS:
+        return _lenient_error_body(*mark)
+
+
 def _mentions_errors(region: Region) -> bool:
     if isinstance(region, list):
         return any(b'"error"' in p or b'"status"' in p for p in region)
@@ -175,9 +188,11 @@ class Values:
             try:
                 bodies = _decode_again(region, how, _ERROR_BODY, _ERROR_BODIES)
             except MSGSPEC_ERRORS:
-                # An error object of a shape ErrorBody does not take ({"error": [...]}):
-                # still an error, described from what the first decoding found.
-                bodies = [_lenient_error_body(*mark) for mark in marks]
+                # One of them has a shape ErrorBody does not take ({"error": [...]}):
+                # decode each on its own, so that the others come out as they would
+                # in a region of their own (the same however the stream was cut).
+                raws = _decode_again(region, how, _RAW, _RAWS)
+                bodies = [_error_body(raw, mark) for raw, mark in zip(raws, marks, strict=True)]
             values = [
                 body if flag else v for v, flag, body in zip(values, flags, bodies, strict=True)
             ]
