@@ -8,6 +8,6 @@ lists, error bodies) in :mod:`purai_transports.server._replies`.
 """
 
 from ._replies import stream_chunks
-from ._server import BackgroundServer, ServerConfig, serve, server_url
+from ._routes import BackgroundServer, ServerConfig, serve, server_url
 
 __all__ = ["BackgroundServer", "ServerConfig", "serve", "server_url", "stream_chunks"]
