@@ -30,7 +30,8 @@ from tests.helpers.clients import (
     MakeClient,
     StartScripted,
 )
-from tests.helpers.servers import Mode, Reply, ScriptedServer, server_context
+from tests.helpers.scripted_replies import Reply
+from tests.helpers.servers import Mode, ScriptedServer, server_context
 
 # --- file descriptors -----------------------------------------------------------------
 

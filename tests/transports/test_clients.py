@@ -67,25 +67,22 @@ from tests.helpers.clients import (
     Stop,
     over_tcp_and_tls,
 )
-from tests.helpers.servers import (
+from tests.helpers.scripted_replies import (
     CLOSE,
     HANG,
     RAGGED,
     RESET,
     Pause,
     Reply,
-    ScriptedServer,
     Step,
     chunk_object,
-    closed_port,
     error_reply,
     head,
     http_chunk,
-    server_context,
     sse_event,
     streamed_reply,
-    unanswered_port,
 )
+from tests.helpers.servers import ScriptedServer, closed_port, server_context, unanswered_port
 
 pytestmark = pytest.mark.usefixtures("no_leaked_fds")
 

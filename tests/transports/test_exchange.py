@@ -31,7 +31,7 @@ from purai_transports import (
 from purai_transports._backends.memory import MemoryBackend, MemoryStream
 from purai_transports._core.client_core import ClientCore
 from purai_transports._core.runners import SyncRun
-from tests.helpers.servers import head, streamed_reply
+from tests.helpers.scripted_replies import head, streamed_reply
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 TEXTS = ["a", "b", "c"]
