@@ -18,13 +18,7 @@ import pytest
 from purai_transports import cli
 from purai_transports.server import BackgroundServer, ServerConfig
 from tests.helpers.processes import purai_serve
-from tests.helpers.raw_client import (
-    SEED_PROMPT,
-    SEED_TEXT,
-    chat,
-    decode,
-    text_of,
-)
+from tests.helpers.raw_client import SEED_PROMPT, SEED_TEXT, chat, decode, text_of
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])

@@ -14,9 +14,7 @@ import anyio.abc
 import msgspec
 import pytest
 
-from purai_proto import (
-    ChatCompletion,
-)
+from purai_proto import ChatCompletion
 from tests.helpers.raw_client import (
     SEED_TEXT,
     Address,

@@ -14,17 +14,8 @@ import anyio.abc
 import msgspec
 import pytest
 
-from purai_proto import (
-    ErrorBody,
-)
-from tests.helpers.raw_client import (
-    SEED_TEXT,
-    chat,
-    decode,
-    fetch,
-    running,
-    text_of,
-)
+from purai_proto import ErrorBody
+from tests.helpers.raw_client import SEED_TEXT, chat, decode, fetch, running, text_of
 
 
 @pytest.mark.anyio

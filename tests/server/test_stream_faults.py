@@ -12,12 +12,7 @@ import anyio.abc
 import msgspec
 import pytest
 
-from purai_proto import (
-    ChatCompletionChunk,
-    ChunkDecoder,
-    ErrorBody,
-    RemoteProtocolError,
-)
+from purai_proto import ChatCompletionChunk, ChunkDecoder, ErrorBody, RemoteProtocolError
 from tests.helpers.raw_client import (
     SEED_TEXT,
     chat,

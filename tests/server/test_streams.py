@@ -12,18 +12,8 @@ import zlib
 import msgspec
 import pytest
 
-from purai_proto import (
-    ChunkDecoder,
-)
-from tests.helpers.raw_client import (
-    SEED_TEXT,
-    chat,
-    decode,
-    fetch,
-    running,
-    seed_objects,
-    text_of,
-)
+from purai_proto import ChunkDecoder
+from tests.helpers.raw_client import SEED_TEXT, chat, decode, fetch, running, seed_objects, text_of
 
 
 @pytest.mark.anyio

@@ -12,17 +12,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from purai_proto import (
-    ChatCompletion,
-)
-from tests.helpers.raw_client import (
-    SEED_TEXT,
-    chat,
-    decode,
-    fetch,
-    running,
-    text_of,
-)
+from purai_proto import ChatCompletion
+from tests.helpers.raw_client import SEED_TEXT, chat, decode, fetch, running, text_of
 
 
 @pytest.mark.anyio

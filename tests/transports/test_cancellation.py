@@ -20,12 +20,7 @@ import trio
 
 from purai_transports.anyio import AsyncClient
 from purai_transports.trio import TrioClient
-from tests.helpers.clients import (
-    GENEROUS,
-    SEED_MESSAGES,
-    SHORT,
-    StartScripted,
-)
+from tests.helpers.clients import GENEROUS, SEED_MESSAGES, SHORT, StartScripted
 from tests.helpers.scripted_replies import (
     FIRST,
     HANG,

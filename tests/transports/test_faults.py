@@ -13,9 +13,7 @@ import time
 
 import pytest
 
-from purai_proto import (
-    PuraiError,
-)
+from purai_proto import PuraiError
 from purai_transports import (
     ChunkTimeout,
     NetworkError,

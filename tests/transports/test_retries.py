@@ -9,18 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from purai_transports import (
-    APIStatusError,
-    ConnectError,
-    RemoteProtocolError,
-    Timeout,
-)
-from tests.helpers.clients import (
-    GENEROUS,
-    SEED_MESSAGES,
-    MakeClient,
-    StartScripted,
-)
+from purai_transports import APIStatusError, ConnectError, RemoteProtocolError, Timeout
+from tests.helpers.clients import GENEROUS, SEED_MESSAGES, MakeClient, StartScripted
 from tests.helpers.scripted_replies import (
     CLOSE,
     FIRST,

@@ -11,19 +11,8 @@ from typing import Any
 
 import pytest
 
-from purai_proto import (
-    ChatRequest,
-    LocalProtocolError,
-    Message,
-    PuraiError,
-)
-from purai_transports import (
-    APIStatusError,
-    ReadTimeout,
-    RemoteProtocolError,
-    StreamError,
-    Timeout,
-)
+from purai_proto import ChatRequest, LocalProtocolError, Message, PuraiError
+from purai_transports import APIStatusError, ReadTimeout, RemoteProtocolError, StreamError, Timeout
 from tests.helpers.clients import (
     API_KEY,
     SEED_MESSAGES,

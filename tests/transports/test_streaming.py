@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from purai_proto import (
-    LocalProtocolError,
-)
+from purai_proto import LocalProtocolError
 from tests.helpers.clients import (
     API_KEY,
     SEED_MESSAGES,

@@ -10,22 +10,9 @@ from __future__ import annotations
 import pytest
 import trustme
 
-from purai_proto import (
-    PuraiError,
-)
-from purai_transports import (
-    ConnectTimeout,
-    RemoteProtocolError,
-    Timeout,
-    TLSError,
-    TotalTimeout,
-)
-from tests.helpers.clients import (
-    SEED_MESSAGES,
-    SHORT,
-    MakeClient,
-    StartScripted,
-)
+from purai_proto import PuraiError
+from purai_transports import ConnectTimeout, RemoteProtocolError, Timeout, TLSError, TotalTimeout
+from tests.helpers.clients import SEED_MESSAGES, SHORT, MakeClient, StartScripted
 from tests.helpers.scripted_replies import (
     FIRST,
     HALF,
