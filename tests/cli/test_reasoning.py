@@ -7,17 +7,17 @@ import io
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from purai_proto import ChatCompletion, Choice, Message
 from purai_transports.cli.printer import ReasoningOption, ReplyPrinter
 from purai_transports.server import BackgroundServer, ServerConfig
+from tests.helpers.paths import DATA
 from tests.helpers.scripted_replies import replayed_reply
 from tests.helpers.servers import ScriptedServer
 
-DEEPSEEK = Path(__file__).parent / "data" / "servers" / "deepseek_reasoning_content.txt"
+DEEPSEEK = DATA / "servers" / "deepseek_reasoning_content.txt"
 REASONING, ANSWER = "9.11 vs 9.9: compare tenths, 1 < 9.", "9.9 is larger."
 
 
