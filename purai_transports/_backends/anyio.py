@@ -111,7 +111,7 @@ def _held_by_anyio(stream: anyio.abc.ByteStream) -> bool:
       the protocol's queue.
 
     Both are looked up defensively: an anyio that renames them makes this answer
-    False, and ``tests/transports/test_clients.py`` checks these buffers are seen.
+    False, and ``tests/transports/test_pool.py`` checks these buffers are seen.
     """
     transport: object = stream
     while isinstance(transport, anyio.streams.tls.TLSStream):  # TLS in TLS: each layer

@@ -75,7 +75,7 @@ class TrioStream(EarlyReplyStream):
         trio's ``SSLStream`` reads what the socket has into a memory BIO and decrypts
         one record per ``receive_some()``: records after the last one handed out stay
         there (trio offers no public way to ask; looked up defensively, and
-        ``tests/transports/test_clients.py`` checks it is seen), the rest of a record in the
+        ``tests/transports/test_pool.py`` checks it is seen), the rest of a record in the
         ``SSLObject`` (``pending()``). Then the kernel's socket.
         """
         if self._early:

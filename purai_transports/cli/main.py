@@ -72,7 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
     import anyio
 
     from ..server import ServerConfig
-    from ..server._server import InvalidSetting
+    from ..server._config import InvalidSetting
 
     # Everything is checked, and the reply file read, before the server starts.
     reply = args.reply if args.reply_file is None else _read_reply(args.reply_file)

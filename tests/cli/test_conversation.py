@@ -12,11 +12,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.helpers.servers import (
+from tests.helpers.scripted_replies import (
     LAST_CHUNK,
     Pause,
     Reply,
-    ScriptedServer,
     Step,
     chunk_object,
     error_reply,
@@ -24,6 +23,7 @@ from tests.helpers.servers import (
     http_chunk,
     streamed_reply,
 )
+from tests.helpers.servers import ScriptedServer
 from tests.helpers.terminal import Terminal
 
 PROMPT = "> "

@@ -15,7 +15,8 @@ import pytest
 from purai_transports.server import BackgroundServer, ServerConfig
 from tests.helpers.paths import SEED_STREAM
 from tests.helpers.processes import purai_serve
-from tests.helpers.servers import ScriptedServer, streamed_reply
+from tests.helpers.scripted_replies import streamed_reply
+from tests.helpers.servers import ScriptedServer
 
 SEED = SEED_STREAM
 QUESTION = "who are you? answer with 3 words"

@@ -13,8 +13,9 @@ import pytest
 from purai_proto import ChatCompletion, Choice, Message
 from purai_transports.cli.printer import ReasoningOption, ReplyPrinter
 from purai_transports.server import BackgroundServer, ServerConfig
+from tests.helpers.scripted_replies import replayed_reply
 from tests.helpers.server_streams import SERVERS
-from tests.helpers.servers import ScriptedServer, replayed_reply
+from tests.helpers.servers import ScriptedServer
 
 DEEPSEEK = SERVERS / "deepseek_reasoning_content.txt"
 REASONING, ANSWER = "9.11 vs 9.9: compare tenths, 1 < 9.", "9.9 is larger."

@@ -29,6 +29,8 @@ SEED_PROMPT = "who are you? answer with 3 words"
 SEED_PIECES = ["AI la", "nguag", "e mod", "el."]
 SEED_TEXT = "".join(SEED_PIECES)
 SEED_MESSAGES = [{"role": "user", "content": SEED_PROMPT}]
+# A key a client sends, and that no error or repr may show.
+API_KEY = "sk-test-5be6f0c1d2a34e7f"
 # A limit that a test means to run out: long enough for loopback to do everything
 # else in, short enough to keep the file fast.
 SHORT = 0.2

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from .servers import HANG, Action
+from .scripted_replies import HANG, Action
 
 __all__ = ["RunningProxy", "ScriptedSocks5Proxy", "free_port", "start_pproxy", "start_tinyproxy"]
 

@@ -5,6 +5,7 @@ PurAI. The server here answers however a test scripts it, byte for byte, which i
 the tests produce what a good server never sends: bodies cut anywhere, resets, stalls,
 bad framing, a TLS peer that never finishes its handshake.
 
+A test writes the script with :mod:`tests.helpers.scripted_replies`.
 :class:`ScriptedServer` is plain blocking code in threads (one to accept, one per
 connection), so that it runs the same under every client flavour, and it counts what
 it saw (connections, requests, clients that went away) for the tests to check.
@@ -14,45 +15,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
-import random
 import socket
 import ssl
 import struct
 import threading
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Literal
 
-import msgspec
 import trustme
 
+from .scripted_replies import CLOSE, HALF_CLOSE, HANG, RAGGED, RESET, Pause, Reply
+
 __all__ = [
-    "CLOSE",
-    "HALF_CLOSE",
-    "HANG",
-    "LAST_CHUNK",
-    "RAGGED",
-    "RESET",
-    "TIMEOUT_408",
     "Mode",
-    "Pause",
-    "Reply",
     "ScriptedServer",
     "Seen",
-    "Step",
-    "chunk_object",
-    "chunked",
     "closed_port",
-    "error_reply",
-    "gzip_chunked",
-    "head",
-    "http_chunk",
-    "replayed_reply",
     "server_context",
-    "sse_event",
-    "streamed_reply",
     "unanswered_port",
 ]
 
@@ -63,55 +43,7 @@ _POLL = 0.01
 # sent, so this only bounds a test that went wrong.
 _IO_LIMIT = 5.0
 
-
-# --- what a reply is made of ------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Pause:
-    """Send nothing for ``seconds`` (cut short when the server stops)."""
-
-    seconds: float
-
-
-class Action(enum.Enum):
-    """A step that ends the connection, or holds it."""
-
-    CLOSE = "close"  # close (with TLS's close_notify first, over TLS)
-    RAGGED = "ragged"  # close the TCP socket under TLS without close_notify
-    RESET = "reset"  # close with SO_LINGER 0: the kernel sends RST, the client ECONNRESET
-    HANG = "hang"  # send nothing more; keep the connection until the client leaves
-    # End the sending side (TCP FIN, no TLS goodbye) and go on with the next step,
-    # reading nothing: as a server that answered early does before its close.
-    HALF_CLOSE = "half-close"
-
-
-CLOSE = Action.CLOSE
-HALF_CLOSE = Action.HALF_CLOSE
-RAGGED = Action.RAGGED
-RESET = Action.RESET
-HANG = Action.HANG
-
-Step = bytes | Pause | Action
 Mode = Literal["script", "silent", "deaf", "hang-up", "bad-request"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Reply:
-    """What the server sends for one request.
-
-    Attributes:
-        steps: Bytes to send, pauses, and :class:`Action` steps: ``HALF_CLOSE`` goes
-            on, any other ends the reply and says what happens to the connection.
-        keep_alive: When the steps end without an action: read the connection's next
-            request (True) or close it (False).
-        read_body: Read the request's body before the steps (True), or answer after
-            its head alone, as a server refusing a body too large does (False).
-    """
-
-    steps: Sequence[Step]
-    keep_alive: bool = False
-    read_body: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -410,124 +342,3 @@ def unanswered_port() -> Iterator[int]:
         listener.listen(0)  # room for one connection, which the next line takes
         with socket.create_connection(listener.getsockname()):
             yield int(listener.getsockname()[1])
-
-
-# --- bytes on the wire ---------------------------------------------------------------
-
-#: What Apache, HAProxy and Varnish write on a connection that sat idle too long.
-TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-
-
-def head(
-    status: int = 200,
-    headers: Iterable[tuple[str, str]] = (),
-    *,
-    version: str = "1.1",
-    reason: str = "OK",
-) -> bytes:
-    """A response's status line and header block."""
-    lines = [f"HTTP/{version} {status} {reason}", *(f"{n}: {v}" for n, v in headers)]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def http_chunk(data: bytes) -> bytes:
-    """One chunk of chunked transfer coding (RFC 9112, section 7.1)."""
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
-LAST_CHUNK = b"0\r\n\r\n"
-
-
-def chunked(pieces: Iterable[bytes]) -> list[bytes]:
-    """A whole chunked body: one chunk per piece, then the last chunk."""
-    return [*(http_chunk(piece) for piece in pieces), LAST_CHUNK]
-
-
-def chunk_object(text: str, *, model: str = "test-model") -> bytes:
-    """One streamed chunk, as PurAI sends it, adding ``text`` to choice 0."""
-    return msgspec.json.encode(
-        {
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "created": 0,
-            "model": model,
-            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
-        }
-    )
-
-
-def sse_event(data: bytes) -> bytes:
-    """One server-sent event carrying ``data``."""
-    return b"data: " + data + b"\n\n"
-
-
-def gzip_chunked(pieces: Iterable[bytes]) -> list[bytes]:
-    """``pieces`` gzip-compressed as one stream, one HTTP chunk per piece.
-
-    A sync flush after each piece lets the client decompress it at once, as a
-    streaming server must.
-    """
-    compressor = zlib.compressobj(wbits=31)  # 31: the gzip container
-    compressed = [compressor.compress(p) + compressor.flush(zlib.Z_SYNC_FLUSH) for p in pieces]
-    return chunked([*compressed, compressor.flush()])
-
-
-def streamed_reply(
-    texts: Iterable[str],
-    *,
-    sse: bool = False,
-    gzip: bool = False,
-    pause: float = 0.0,
-    keep_alive: bool = True,
-) -> Reply:
-    """A well-formed streamed reply with one chunk object per text, chunked.
-
-    Args:
-        texts: The text of each chunk.
-        sse: Frame the objects as server-sent events (OpenAI's dialect), ending with
-            ``[DONE]``; otherwise back to back (PurAI's).
-        gzip: Compress the body (``Content-Encoding: gzip``).
-        pause: Seconds to wait before each HTTP chunk.
-        keep_alive: Serve the connection's next request afterwards.
-    """
-    objects = [chunk_object(text) for text in texts]
-    if sse:
-        pieces = [sse_event(obj) for obj in objects] + [sse_event(b"[DONE]")]
-        content_type = "text/event-stream"
-    else:
-        pieces, content_type = objects, "application/json"
-    headers = [("Content-Type", content_type), ("Transfer-Encoding", "chunked")]
-    if gzip:
-        headers.append(("Content-Encoding", "gzip"))
-    body = gzip_chunked(pieces) if gzip else chunked(pieces)
-    steps: list[Step] = [head(200, headers)]
-    for piece in body:
-        if pause:
-            steps.append(Pause(pause))
-        steps.append(piece)
-    return Reply(steps, keep_alive=keep_alive)
-
-
-def error_reply(
-    status: int, message: str, *, retry_after: str | None = None, reason: str = "Error"
-) -> Reply:
-    """An error status with PurAI's error body, on a connection kept alive."""
-    body = msgspec.json.encode({"status": status, "error": {"message": message}})
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    if retry_after is not None:
-        headers.append(("Retry-After", retry_after))
-    return Reply([head(status, headers, reason=reason) + body], keep_alive=True)
-
-
-def replayed_reply(body: bytes, *, content_type: str = "text/event-stream", seed: int = 0) -> Reply:
-    """A captured response body sent again as it came: under ``content_type``, in HTTP
-    chunks cut at random points (from ``seed``), each sent by itself, on a connection
-    kept alive."""
-    rng = random.Random(seed)
-    pieces, pos = [], 0
-    while pos < len(body):
-        step = rng.randint(1, 200)
-        pieces.append(body[pos : pos + step])
-        pos += step
-    headers = [("Content-Type", content_type), ("Transfer-Encoding", "chunked")]
-    return Reply([head(200, headers), *chunked(pieces)], keep_alive=True)

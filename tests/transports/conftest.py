@@ -1,7 +1,20 @@
 """Fixtures of the transport tests: loopback servers, TLS, clients of every flavour.
 
-TLS certificates are made by trustme for each test session. :func:`no_leaked_fds` is
-used by the modules that open sockets (``pytestmark``); the in-memory tests need it not.
+Every client flavour runs the same tests, written once: the blocking ``Client``,
+``AsyncClient`` on asyncio and on trio, and the native ``TrioClient``. A test drives a
+:class:`tests.helpers.clients.ClientUnderTest` (:func:`make_client`), which calls the
+blocking client directly and runs the async ones in an event loop of their own (an
+anyio blocking portal), so that one test can make several calls through one client, as
+keep-alive needs. Cancellation is async only, and is tested natively under
+``@pytest.mark.anyio`` and ``@pytest.mark.trio`` (``test_cancellation.py``).
+
+The servers are the stand-in server (:func:`standin`: replies as PurAI and OpenAI send
+them) and :class:`tests.helpers.servers.ScriptedServer` (:func:`scripted`: exactly the
+bytes a test asks for, faults included). TLS certificates are made by trustme for each
+test session. :func:`no_leaked_fds` is used by the modules that open sockets
+(``pytestmark``), so that a client is seen to leave no descriptor open after a normal
+end, an abandoned stream, a cancellation and every fault; the in-memory tests need it
+not.
 """
 
 from __future__ import annotations
@@ -30,7 +43,8 @@ from tests.helpers.clients import (
     MakeClient,
     StartScripted,
 )
-from tests.helpers.servers import Mode, Reply, ScriptedServer, server_context
+from tests.helpers.scripted_replies import Reply
+from tests.helpers.servers import Mode, ScriptedServer, server_context
 
 # --- file descriptors -----------------------------------------------------------------
 

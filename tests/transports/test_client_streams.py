@@ -25,8 +25,9 @@ from purai_proto import (
 from purai_transports import StreamError
 from purai_transports.blocking import Client
 from tests.helpers.flavours import FLAVOURS, Flavoured, client_of
+from tests.helpers.scripted_replies import Reply, head, replayed_reply
 from tests.helpers.server_streams import EXPECTED, SERVERS, check_completion
-from tests.helpers.servers import Reply, ScriptedServer, head, replayed_reply
+from tests.helpers.servers import ScriptedServer
 
 QUESTION = [{"role": "user", "content": "hi"}]
 

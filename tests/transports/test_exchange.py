@@ -3,8 +3,8 @@
 No sockets and no sleeps: :class:`~purai_transports._backends.memory.MemoryBackend`
 answers each request from the test, and its fake clock is the client's, so each
 limit is checked to the second it ran out, in a millisecond of real time. The same
-logic over real loopback TCP and TLS is in ``tests/transports/test_clients.py`` and
-``tests/transports/test_pool.py``.
+logic over real loopback TCP and TLS is in ``tests/transports/test_faults.py``,
+``test_retries.py`` and ``test_pool.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from purai_transports import (
 from purai_transports._backends.memory import MemoryBackend, MemoryStream
 from purai_transports._core.client_core import ClientCore
 from purai_transports._core.runners import SyncRun
-from tests.helpers.servers import head, streamed_reply
+from tests.helpers.scripted_replies import head, streamed_reply
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 TEXTS = ["a", "b", "c"]

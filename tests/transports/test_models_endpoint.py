@@ -25,7 +25,8 @@ from purai_transports import APIStatusError
 from purai_transports.server import BackgroundServer, ServerConfig
 from purai_transports.server._replies import openai_models, purai_models
 from tests.helpers.flavours import FLAVOURS, Flavoured, client_of
-from tests.helpers.servers import Reply, ScriptedServer, error_reply, head, streamed_reply
+from tests.helpers.scripted_replies import Reply, error_reply, head, streamed_reply
+from tests.helpers.servers import ScriptedServer
 
 # What the stand-in server lists, as Model values: OpenAI's list, and PurAI's.
 LISTED = [Model(**entry) for entry in openai_models()["data"]]

@@ -53,7 +53,7 @@ from tests.helpers.clients import (
     over_tcp_and_tls,
 )
 from tests.helpers.parsers import HTTP_PARSERS
-from tests.helpers.servers import (
+from tests.helpers.scripted_replies import (
     CLOSE,
     HALF_CLOSE,
     HANG,

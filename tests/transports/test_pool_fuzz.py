@@ -43,7 +43,13 @@ from purai_transports._backends.memory import FakeClock, MemoryBackend, MemorySt
 from purai_transports._core.client_core import ClientCore
 from purai_transports._core.exchange import Exchange
 from purai_transports._core.runners import SyncRun
-from tests.helpers.servers import TIMEOUT_408, chunk_object, head, http_chunk, streamed_reply
+from tests.helpers.scripted_replies import (
+    TIMEOUT_408,
+    chunk_object,
+    head,
+    http_chunk,
+    streamed_reply,
+)
 
 PLANS = [
     "good",

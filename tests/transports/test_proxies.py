@@ -52,7 +52,7 @@ from tests.helpers.proxy_servers import (
     start_pproxy,
     start_tinyproxy,
 )
-from tests.helpers.servers import CLOSE, HANG, RESET, Reply, head, streamed_reply
+from tests.helpers.scripted_replies import CLOSE, HANG, RESET, Reply, head, streamed_reply
 
 pytestmark = pytest.mark.usefixtures("no_leaked_fds")
 

@@ -12,7 +12,8 @@ import pytest
 
 from purai_proto import ChatRequest, ImageURL, ImageURLPart, LocalProtocolError, Message, TextPart
 from tests.helpers.flavours import FLAVOURS, Flavoured, client_of
-from tests.helpers.servers import ScriptedServer, streamed_reply
+from tests.helpers.scripted_replies import streamed_reply
+from tests.helpers.servers import ScriptedServer
 
 # Each field as a caller gives it (structured ones as dicts, as openai-python takes
 # them), and so as it must appear in the JSON body.
