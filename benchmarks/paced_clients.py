@@ -54,10 +54,10 @@ StreamFn = Callable[[Any, str], AsyncIterator[ChatCompletionChunk]]
 
 
 def _purai_client(name: str, url: str, streams: int) -> Any:
-    if name == "purai-trio":
-        from purai_transports.trio import TrioClient as client_type
-    else:
-        from purai_transports.anyio import AsyncClient as client_type
+    from purai_transports.anyio import AsyncClient
+    from purai_transports.trio import TrioClient
+
+    client_type = TrioClient if name == "purai-trio" else AsyncClient
     return client_type(
         url,
         api_key="bench",
