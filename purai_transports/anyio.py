@@ -16,7 +16,8 @@ asyncio.run(main())  # or trio.run(main): the same client runs on both
 ```
 
 The client logic is in :mod:`purai_transports._core`; the bytes move through
-:mod:`purai_transports._backends.anyio`."""
+:mod:`purai_transports._backends.asyncio` when the running loop is asyncio's, and
+:mod:`purai_transports._backends.anyio` otherwise (trio)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import ssl
 
 import anyio
 
-from ._backends.anyio import AnyioBackend
+from ._backends.running_loop import RunningLoopBackend
 from ._core.async_clients import AsyncChunkStream, AsyncClientBase
 
 __all__ = ["AsyncChunkStream", "AsyncClient"]
@@ -40,8 +41,8 @@ class AsyncClient(AsyncClientBase):
     :class:`~purai_proto.LocalProtocolError` before any connection is made.
     """
 
-    def _make_backend(self, verify: bool | ssl.SSLContext) -> AnyioBackend:
-        return AnyioBackend(verify)
+    def _make_backend(self, verify: bool | ssl.SSLContext) -> RunningLoopBackend:
+        return RunningLoopBackend(verify)
 
     def _make_slots(self, n: int) -> anyio.Semaphore:
         return anyio.Semaphore(n)
