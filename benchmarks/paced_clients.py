@@ -18,7 +18,6 @@ would, so that a wake-up usually finds one stream's chunk rather than all of the
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import resource
 import statistics
@@ -209,6 +208,4 @@ def run_child(name: str, url: str, args: Any) -> dict[str, Any]:
         import trio
 
         return trio.run(_measure, name, url, args)
-    with contextlib.suppress(ImportError):
-        import aiohttp  # noqa: F401  (imported before the measurements, not during)
     return anyio.run(_measure, name, url, args, backend="asyncio")
