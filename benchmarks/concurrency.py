@@ -1,42 +1,46 @@
-"""Many concurrent streams on one event loop: throughput, CPU per chunk, nothing lost.
+"""Many streams at a realistic pace on one event loop: CPU per chunk beside the peers.
 
 Usage::
 
-    python -m benchmarks.concurrency [--quick] [--streams N] [--chunks N] [--rounds R]
-                                     [--json PATH]
+    python -m benchmarks.concurrency [--quick] [--streams N] [--chunks N] [--every-ms T]
+                                     [--rounds R] [--repeats K] [--json PATH]
 
-A thousand short streams (20 chunks each) run at once on one event loop, on asyncio
-(AsyncClient), on trio through anyio (AsyncClient) and on native trio (TrioClient),
-against the replay server (:mod:`benchmarks.replay`) in its own process. Each round
-starts every stream together and waits for all of them; each stream counts its chunks,
-and a round in which any stream got a different number fails the suite.
+A hundred streams at once, each of 200 chunks that arrive one every 20 ms (50 chunks/s,
+a fast model), read by purai's ``AsyncClient`` on asyncio and on trio, by
+``TrioClient``, and beside them by aiohttp and httpx (+ httpx-sse), all decoding the same
+server-sent events into ``ChatCompletionChunk`` (:mod:`benchmarks.paced_clients`).
+Also the time to the first chunk, on a fresh client and on a pooled connection.
 
 Why it is built this way:
 
-* The server is another process, so the client process's CPU time
-  (``time.process_time``) is the client's alone: CPU microseconds per chunk is the
-  figure that says what a thousand streams cost, independent of how busy the server
-  or the machine was.
-* The first round opens a thousand connections (connect, accept); later rounds reuse
-  them (``max_keepalive`` is as large as the number of streams), as a long-running
-  application would. Both are reported: cold is the first round, warm the median of
-  the others.
-* The client needs ``max_connections`` of at least the number of streams, and the
-  process needs as many file descriptors: the soft limit is raised to the hard one.
+* At this pace a process is mostly idle: what a chunk costs is what one wake-up
+  costs (the event loop, the stream layers, the timeouts, the parsing), the cost that
+  matters for real traffic. At full load the per-byte costs dominate instead; with
+  ``--every-ms 0`` the suite measures that.
+* The server (:mod:`benchmarks.replay`) is another process, and so is each client:
+  the client process's CPU time (``time.process_time``) is the client's alone, and
+  its peak RSS (``ru_maxrss``) is its own, not the suite's or another client's.
+* The first round opens the connections and is not measured; the measured rounds
+  reuse them, as a long-running application would.
+* The children run client after client, ``--repeats`` times over (A B C A B C), and
+  the table gives each client's median: the machine is shared and noisy, and a
+  slow spell then hits every client alike. Ratios are to aiohttp's median.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import json
+import os
+import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from purai_transports.bench.corpus import DEFAULT_SEED, realistic
 
 from ._common import (
+    ROOT,
     CountMismatch,
     Size,
     format_table,
@@ -50,122 +54,97 @@ from ._common import (
 
 __all__ = ["run"]
 
-DEFAULT_STREAMS = 1_000
-DEFAULT_CHUNKS = 20
-DEFAULT_ROUNDS = 6
-QUICK_ROUNDS = 3
-MESSAGES = [{"role": "user", "content": "one of many"}]
-
-
-@dataclass
-class Round:
-    """One round: every stream started together, all finished."""
-
-    wall: float
-    cpu: float
-    chunks: int
+REFERENCE = "aiohttp"
 
 
 @dataclass
 class Row:
-    """One line of the table, as saved to JSON."""
+    """One client's line of the table, as saved to JSON."""
 
     client: str
-    rounds: str
     streams: int
     chunks: int
-    wall_s: float
-    chunks_per_s: float
-    cpu_s: float
     cpu_us_per_chunk: float
-    cpu_us_per_stream: float
-    cpu_share: float
-    all_arrived: bool
+    cpu_us_per_chunk_runs: list[float]
+    ratio_to_aiohttp: float | None
+    peak_rss_mb: float
+    wall_s: float
+    first_chunk_fresh_ms: float
+    first_chunk_pooled_ms: float
 
 
-async def _round(client: Any, streams: int, path: str, expected: int) -> Round:
-    """Run ``streams`` streams at once on this loop; check every one's count."""
-    import anyio
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Options; ``--child`` and ``--url`` are for the measured subprocess."""
 
-    counts = [0] * streams
-
-    async def one(i: int) -> None:
-        n = 0
-        async with client.stream(model="bench", messages=MESSAGES, path=path) as stream:
-            async for _ in stream:
-                n += 1
-        counts[i] = n
-
-    gc.collect()
-    wall, cpu = time.perf_counter(), time.process_time()
-    async with anyio.create_task_group() as tg:
-        for i in range(streams):
-            tg.start_soon(one, i)
-    result = Round(time.perf_counter() - wall, time.process_time() - cpu, sum(counts))
-    short = [i for i, n in enumerate(counts) if n != expected]
-    if short:
-        raise CountMismatch(
-            f"{len(short)} of {streams} streams got a wrong number of chunks "
-            f"(stream {short[0]}: {counts[short[0]]}, expected {expected})"
+    def hidden(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--child", help=argparse.SUPPRESS)
+        parser.add_argument("--url", help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--clients",
+            default=",".join(_clients()),
+            help="the clients to measure, comma-separated (default: all)",
         )
-    return result
+
+    return parse_suite_args(
+        "concurrency",
+        "Many streams at a realistic pace on one event loop, beside aiohttp and httpx.",
+        argv,
+        {
+            "streams": Size(100, 20, "streams at once"),
+            "chunks": Size(200, 20, "chunks per stream"),
+            "every_ms": Size(20, 20, "milliseconds between two chunks of a stream", minimum=0),
+            "rounds": Size(2, 1, "measured rounds per child, after the one that connects"),
+            "repeats": Size(3, 1, "children per client, interleaved with the others"),
+        },
+        hidden,
+    )
 
 
-async def _rounds(
-    client_type: Any, url: str, streams: int, chunks: int, rounds: int
-) -> list[Round]:
-    """Every round on one client, so that the rounds after the first reuse connections."""
-    path = f"/openai/chat/completions?objects={chunks}"
-    async with client_type(
-        url,
-        api_key="bench",
-        max_connections=streams,
-        max_keepalive=streams,
-        keepalive_expiry=600.0,
-        timeout=60.0,
-    ) as client:
-        return [await _round(client, streams, path, chunks) for _ in range(rounds)]
+def _clients() -> dict[str, str]:
+    from .paced_clients import CLIENTS
+
+    return CLIENTS
 
 
-def run_client(name: str, url: str, streams: int, chunks: int, rounds: int) -> list[Round]:
-    """All rounds of one client on its event loop."""
-    if name == "trio":
-        import trio
+def _run_child(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One client measured in a subprocess of its own; its report."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    sizes = ["--streams", str(args.streams), "--chunks", str(args.chunks)]
+    sizes += ["--every-ms", str(args.every_ms), "--rounds", str(args.rounds)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.concurrency", "--child", name, "--url", url, *sizes],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the {name} child failed:\n{done.stderr}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = args.streams * args.chunks
+    for measured in report["rounds"]:
+        if measured["chunks"] != expected:
+            raise CountMismatch(f"{name}: {measured['chunks']} of {expected} chunks arrived")
+    return report
 
-        from purai_transports.trio import TrioClient
 
-        return trio.run(_rounds, TrioClient, url, streams, chunks, rounds)
-    import anyio
-
-    from purai_transports.anyio import AsyncClient
-
-    backend = "trio" if name == "anyio-trio" else "asyncio"
-    return anyio.run(_rounds, AsyncClient, url, streams, chunks, rounds, backend=backend)
-
-
-CLIENTS = {
-    "asyncio": "purai AsyncClient (anyio on asyncio)",
-    "anyio-trio": "purai AsyncClient (anyio on trio)",
-    "trio": "purai TrioClient",
-}
-
-
-def _row(client: str, label: str, rounds: list[Round], streams: int) -> Row:
-    wall = median([r.wall for r in rounds])
-    cpu = median([r.cpu for r in rounds])
-    chunks = rounds[0].chunks
+def _row(name: str, reports: list[dict[str, Any]], args: argparse.Namespace) -> Row:
+    chunks = args.streams * args.chunks
+    per_chunk = [median([r["cpu"] for r in rep["rounds"]]) / chunks * 1e6 for rep in reports]
     return Row(
-        client=client,
-        rounds=label,
-        streams=streams,
+        client=_clients()[name],
+        streams=args.streams,
         chunks=chunks,
-        wall_s=wall,
-        chunks_per_s=chunks / wall,
-        cpu_s=cpu,
-        cpu_us_per_chunk=cpu / chunks * 1e6,
-        cpu_us_per_stream=cpu / streams * 1e6,
-        cpu_share=cpu / wall,
-        all_arrived=True,  # a round that lost a chunk raised CountMismatch
+        cpu_us_per_chunk=median(per_chunk),
+        cpu_us_per_chunk_runs=per_chunk,
+        ratio_to_aiohttp=None,
+        peak_rss_mb=median([rep["peak_rss"] for rep in reports]) / 2**20,
+        wall_s=median([r["wall"] for rep in reports for r in rep["rounds"]]),
+        first_chunk_fresh_ms=median([rep["first_chunk_fresh_s"] for rep in reports]) * 1e3,
+        first_chunk_pooled_ms=median([rep["first_chunk_pooled_s"] for rep in reports]) * 1e3,
     )
 
 
@@ -173,87 +152,79 @@ def table(rows: list[Row]) -> str:
     """The results as Markdown."""
     header = (
         "client",
-        "round",
-        "streams",
-        "chunks",
-        "wall s",
-        "chunks/s",
-        "CPU s",
         "CPU µs/chunk",
-        "CPU µs/stream",
-        "all arrived",
+        "runs",
+        "x aiohttp",
+        "peak RSS MB",
+        "round s",
+        "first chunk, fresh ms",
+        "pooled ms",
     )
     lines = [
         (
             r.client,
-            r.rounds,
-            f"{r.streams:,}",
-            f"{r.chunks:,}",
-            f"{r.wall_s:.3f}",
-            f"{r.chunks_per_s:,.0f}",
-            f"{r.cpu_s:.3f}",
             f"{r.cpu_us_per_chunk:.1f}",
-            f"{r.cpu_us_per_stream:,.0f}",
-            "yes" if r.all_arrived else "NO",
+            " ".join(f"{v:.0f}" for v in r.cpu_us_per_chunk_runs),
+            "" if r.ratio_to_aiohttp is None else f"{r.ratio_to_aiohttp:.2f}",
+            f"{r.peak_rss_mb:.0f}",
+            f"{r.wall_s:.2f}",
+            f"{r.first_chunk_fresh_ms:.2f}",
+            f"{r.first_chunk_pooled_ms:.2f}",
         )
         for r in rows
     ]
-    return format_table(header, lines, left=2)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Options, with ``--quick`` filling in whatever was not given explicitly."""
-    return parse_suite_args(
-        "concurrency",
-        "Many concurrent streams on one event loop, asyncio and trio.",
-        argv,
-        {
-            "streams": Size(DEFAULT_STREAMS, DEFAULT_STREAMS, "streams at once"),
-            "chunks": Size(DEFAULT_CHUNKS, DEFAULT_CHUNKS, "chunks per stream"),
-            # The first round connects; the others are the warm ones reported.
-            "rounds": Size(DEFAULT_ROUNDS, QUICK_ROUNDS, "rounds per client", minimum=2),
-        },
-    )
+    return format_table(header, lines, left=1)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the suite with command-line ``argv``; return the process exit status."""
+    args = parse_args(argv)
+    raise_nofile_limit()
+    if args.child:
+        from .paced_clients import run_child
+
+        print(json.dumps(run_child(args.child, args.url, args)))
+        return 0
     from .replay import ReplayServer
 
-    args = parse_args(argv)
-    soft, hard = raise_nofile_limit()
-    notes = [f"open files limit: {soft} (hard {hard})"]
-    if 0 < soft < args.streams + 64:
-        print(f"FAILED: {args.streams} streams need more open files than {soft}", file=sys.stderr)
-        return 1
-    objects = realistic(args.chunks)
+    names = [n for n in args.clients.split(",") if n]
+    unknown = sorted(set(names) - set(_clients()))
+    if unknown:
+        print(f"unknown clients: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    pace = f"one every {args.every_ms} ms" if args.every_ms else "as fast as they come"
     print(
         f"\n## Concurrency: {args.streams:,} streams at once, {args.chunks} chunks each, "
-        f"{args.rounds} rounds per client"
+        f"{pace}; {args.repeats} runs per client of {args.rounds} measured rounds"
     )
     print(machine_line(machine_info()))
-    rows: list[Row] = []
-    with ReplayServer(objects, "process") as server:
-        for key, name in CLIENTS.items():
-            try:
-                rounds = run_client(key, server.url, args.streams, args.chunks, args.rounds)
-            except CountMismatch as exc:
-                print(f"\nFAILED: {name}: {exc}", file=sys.stderr)
-                return 1
-            rows.append(_row(name, "cold: connecting", rounds[:1], args.streams))
-            rows.append(_row(name, f"warm: median of {len(rounds) - 1}", rounds[1:], args.streams))
-            print(f"  {name}: done", file=sys.stderr, flush=True)
+    reports: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    with ReplayServer(realistic(args.chunks), "process") as server:
+        for repeat in range(args.repeats):
+            for name in names:
+                try:
+                    reports[name].append(_run_child(name, server.url, args))
+                except CountMismatch as exc:
+                    print(f"\nFAILED: {exc}", file=sys.stderr)
+                    return 1
+                print(f"  {name}: run {repeat + 1} done", file=sys.stderr, flush=True)
+    rows = [_row(n, reports[n], args) for n in names]
+    if REFERENCE in reports:
+        reference = _row(REFERENCE, reports[REFERENCE], args).cpu_us_per_chunk
+        for row in rows:
+            row.ratio_to_aiohttp = row.cpu_us_per_chunk / reference
     print(table(rows))
-    for note in notes:
-        print(f"note: {note}")
     config = {
         "streams": args.streams,
         "chunks_per_stream": args.chunks,
+        "every_ms": args.every_ms,
         "rounds": args.rounds,
+        "repeats": args.repeats,
         "seed": DEFAULT_SEED,
         "corpus": "realistic",
+        "framing": "sse",
     }
-    save_results(args.json, "concurrency", config, [asdict(r) for r in rows], notes)
+    save_results(args.json, "concurrency", config, [asdict(r) for r in rows])
     return 0
 
 

@@ -16,7 +16,9 @@ stand-in server send them), keep-alive:
 The query string says how much: ``?objects=N`` the first ``N`` objects of the corpus
 (the default: all of them), ``?cycles=K`` the whole corpus ``K`` times. A cycled reply
 is produced on the fly, block by block, so a gigabyte-long stream costs the server the
-memory of one corpus, not of a gigabyte.
+memory of one corpus, not of a gigabyte. ``&every_ms=T`` paces a reply as a live model
+would: the head with the first object, then one object every ``T`` milliseconds, each
+in a send of its own (the concurrency suite's realistic pace).
 
 One thread runs a ``selectors`` loop over every connection, so a thousand concurrent
 streams need no thousand threads. It runs in a process of its own by default
@@ -28,12 +30,14 @@ exists to measure exactly that difference).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import multiprocessing
 import multiprocessing.connection
 import os
 import selectors
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -110,21 +114,33 @@ class _Replies:
         self._cache: dict[tuple[bool, int], bytes] = {}
         self._cycle: dict[bool, bytes] = {}
 
-    def reply(self, target: bytes) -> Iterator[bytes | memoryview]:
-        """The blocks of the reply to a request for ``target``."""
+    def reply(self, target: bytes) -> tuple[Iterator[bytes | memoryview], float]:
+        """The blocks of the reply to a request for ``target``, and the seconds to wait
+        between two of them (0: send them as fast as the socket takes them)."""
         parts = urlsplit(target.decode("latin-1"))
         query = parse_qs(parts.query)
         sse = parts.path.rstrip("/").endswith("/v1/chat/completions")
         if "cycles" in query:
-            return self._cycled(sse, int(query["cycles"][0]))
+            return self._cycled(sse, int(query["cycles"][0])), 0.0
         n = int(query["objects"][0]) if "objects" in query else len(self._objects)
+        if "every_ms" in query:
+            return self._paced(sse, n), float(query["every_ms"][0]) / 1000
         key = (sse, n)
         data = self._cache.get(key)
         if data is None:
             objects = self._objects[:n]
             data = sse_reply(objects) if sse else purai_reply(objects)
             self._cache[key] = data
-        return iter((memoryview(data),))
+        return iter((memoryview(data),)), 0.0
+
+    def _paced(self, sse: bool, n: int) -> Iterator[bytes | memoryview]:
+        """One block per object (the head goes with the first), the end with the last."""
+        objects = self._objects[:n]
+        pieces = sse_events(objects) if sse else objects
+        blocks = [chunked([p]) for p in pieces]
+        blocks[0] = (SSE_HEAD if sse else PURAI_HEAD) + blocks[0]
+        blocks[-1] += _LAST_CHUNK
+        return iter(blocks)
 
     def _cycled(self, sse: bool, cycles: int) -> Iterator[bytes | memoryview]:
         block = self._cycle.get(sse)
@@ -145,6 +161,8 @@ class _Connection:
     blocks: Iterator[bytes | memoryview] | None = None
     out: memoryview | None = None
     close_after: bool = False
+    interval: float = 0.0  # between two blocks of a paced reply
+    pending: bytes | memoryview | None = None  # a paced reply's next block, when due
 
 
 class _Loop:
@@ -156,11 +174,20 @@ class _Loop:
         self._selector = selectors.DefaultSelector()
         self._selector.register(listener, selectors.EVENT_READ, None)
         self._selector.register(stop_fd, selectors.EVENT_READ, "stop")
+        # Paced replies waiting for their next block: (when, sequence, connection).
+        self._due: list[tuple[float, int, _Connection]] = []
+        self._sequence = 0
 
     def run(self) -> None:
         select = self._selector.select
+        due = self._due
         while True:
-            for key, mask in select():
+            timeout = max(due[0][0] - time.monotonic(), 0.0) if due else None
+            events = select(timeout)
+            now = time.monotonic()
+            while due and due[0][0] <= now:
+                self._write_due(heapq.heappop(due)[2])
+            for key, mask in events:
                 data = key.data
                 if data is None:
                     self._accept()
@@ -224,7 +251,7 @@ class _Loop:
             self._reply_once(conn, _NOT_FOUND)
             return
         try:
-            conn.blocks = self._replies.reply(target)
+            conn.blocks, conn.interval = self._replies.reply(target)
         except (ValueError, KeyError):
             self._reply_once(conn, _BAD_REQUEST, close=True)
             return
@@ -232,6 +259,7 @@ class _Loop:
 
     def _reply_once(self, conn: _Connection, data: bytes, *, close: bool = False) -> None:
         conn.blocks = iter((memoryview(data),))
+        conn.interval = 0.0
         conn.close_after = close
         self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
 
@@ -241,9 +269,12 @@ class _Loop:
         while True:
             out = conn.out
             if out is None or not out:
-                block = next(conn.blocks, None)
+                block, conn.pending = conn.pending or next(conn.blocks, None), None
                 if block is None:
                     self._reply_done(conn)
+                    return
+                if out is not None and conn.interval:
+                    self._pause(conn, block)
                     return
                 out = conn.out = memoryview(block)
             try:
@@ -257,6 +288,25 @@ class _Loop:
             if sent < min(len(out), _SEND_SIZE):
                 return  # the socket's buffer is full: wait until it is writable again
 
+    def _pause(self, conn: _Connection, block: bytes | memoryview) -> None:
+        """A paced reply sent a block: ``block``, its next, is due after its interval.
+
+        Taken from the reply before the wait, so that the end of the reply is known
+        when its last block is sent: the next request on the connection needs no wait.
+        """
+        conn.out = None
+        conn.pending = block
+        self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+        self._sequence += 1
+        heapq.heappush(self._due, (time.monotonic() + conn.interval, self._sequence, conn))
+
+    def _write_due(self, conn: _Connection) -> None:
+        """The next block of a paced reply is due: send it (a small one fits at once)."""
+        if conn.blocks is None:
+            return  # the connection was dropped while it waited
+        self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+        self._write(conn)
+
     def _reply_done(self, conn: _Connection) -> None:
         conn.blocks = None
         conn.out = None
@@ -267,6 +317,7 @@ class _Loop:
         self._next_request(conn)  # a request that came while this reply was sent
 
     def _drop(self, conn: _Connection) -> None:
+        conn.blocks = None
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(conn.sock)
         conn.sock.close()

@@ -16,13 +16,14 @@ asyncio.run(main())  # or trio.run(main): the same client runs on both
 ```
 
 The client logic is in :mod:`purai_transports._core`; the bytes move through
-:mod:`purai_transports._backends.anyio`."""
+:mod:`purai_transports._backends.asyncio` when the running loop is asyncio's, and
+:mod:`purai_transports._backends.anyio` otherwise (trio)."""
 
 from __future__ import annotations
 
 import anyio
 
-from ._backends.anyio import AnyioBackend
+from ._backends.running_loop import RunningLoopBackend
 from ._core.async_clients import AsyncChunkStream, AsyncClientBase
 from ._core.settings import ClientSettings
 
@@ -39,8 +40,10 @@ class AsyncClient(AsyncClientBase):
     :class:`~purai_proto.LocalProtocolError` before any connection is made.
     """
 
-    def _make_backend(self, settings: ClientSettings) -> AnyioBackend:
-        return AnyioBackend(settings.verify, settings.trust_env)
+    def _make_backend(self, settings: ClientSettings) -> RunningLoopBackend:
+        return RunningLoopBackend(
+            settings.verify, settings.trust_env, proxied=settings.via is not None
+        )
 
     def _make_slots(self, n: int) -> anyio.Semaphore:
         return anyio.Semaphore(n)

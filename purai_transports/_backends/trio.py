@@ -46,10 +46,14 @@ class TrioStream(EarlyReplyStream):
         try:
             if timeout is None:
                 return bytes(await self._stream.receive_some(READ_SIZE))
-            with trio.fail_after(timeout):
+            # A bare scope, not fail_after(): at one read per chunk, fail_after's
+            # context manager costs more than the scope itself.
+            with trio.CancelScope(deadline=trio.current_time() + timeout):
                 return bytes(await self._stream.receive_some(READ_SIZE))
         except _FAILURES as exc:
             raise _failure("read", exc, timeout, on_timeout) from None
+        # Only the scope's deadline cancels it: the time ran out.
+        raise _failure("read", trio.TooSlowError(), timeout, on_timeout)
 
     async def write(
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
