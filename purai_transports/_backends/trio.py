@@ -2,6 +2,13 @@
 
 The only place where the trio client touches trio's network API, and so the one place
 where trio's exceptions become the library's own.
+
+A plain-TCP read skips ``SocketStream.receive_some``: that tries a ``recv`` first,
+which at a streaming pace fails (the next chunk is not there yet), then waits and
+tries again, inside a conflict detector and an error-translating wrapper. Here a
+read waits for the socket with ``trio.lowlevel.wait_readable`` and then reads once,
+straight from its descriptor. Writes, closes and TLS stay on trio's streams (a TLS
+read needs ``SSLStream``'s record handling).
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import socket
 import ssl
 
@@ -33,11 +41,16 @@ _FAILURES = (trio.TooSlowError, *_BROKEN)
 class TrioStream(EarlyReplyStream):
     """A trio stream that reads and writes with timeouts."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_socket", "_stream")
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         super().__init__()
         self._stream = stream
+        #: The socket a plain-TCP stream reads from directly; None for TLS, and where
+        #: a descriptor cannot be read with ``os.read`` (Windows).
+        self._socket: trio.socket.SocketType | None = None
+        if isinstance(stream, trio.SocketStream) and os.name == "posix":
+            self._socket = stream.socket
 
     async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         """Some bytes, or ``b""`` once the server closed its side."""
@@ -45,11 +58,11 @@ class TrioStream(EarlyReplyStream):
             return self._take_early()
         try:
             if timeout is None:
-                return bytes(await self._stream.receive_some(READ_SIZE))
+                return await self._receive()
             # A bare scope, not fail_after(): at one read per chunk, fail_after's
             # context manager costs more than the scope itself.
             with trio.CancelScope(deadline=trio.current_time() + timeout):
-                return bytes(await self._stream.receive_some(READ_SIZE))
+                return await self._receive()
         except _FAILURES as exc:
             raise _failure("read", exc, timeout, on_timeout) from None
         # Only the scope's deadline cancels it: the time ran out.
@@ -71,7 +84,21 @@ class TrioStream(EarlyReplyStream):
             raise _failure("write", exc, timeout, on_timeout) from None
 
     async def _receive(self) -> bytes:
-        return bytes(await self._stream.receive_some(READ_SIZE))
+        """Some bytes, ``b""`` at EOF; raises what trio or the socket raised."""
+        sock = self._socket
+        if sock is None:
+            return bytes(await self._stream.receive_some(READ_SIZE))
+        while True:
+            # Asked each time, not kept: a closed socket says -1 rather than a
+            # number the kernel may have handed to another connection since.
+            fd = sock.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("the connection was closed")
+            await trio.lowlevel.wait_readable(fd)
+            try:
+                return os.read(fd, READ_SIZE)
+            except BlockingIOError:  # woken with nothing to read after all
+                continue
 
     def is_readable(self) -> bool:
         """Whether anything waits to be read, without waiting.
