@@ -16,9 +16,9 @@ import anyio
 import pytest
 
 from purai_transports import ConnectTimeout, ReadTimeout
-from purai_transports._backends.anyio import AnyioStream
 from purai_transports._backends.asyncio import AsyncioStream
 from purai_transports._backends.running_loop import RunningLoopBackend
+from purai_transports._backends.trio import TrioStream
 from purai_transports._core.operations import Connect
 from purai_transports._core.settings import Origin
 
@@ -55,7 +55,7 @@ def _connect(port: int) -> Connect:
 
 
 @pytest.mark.parametrize(
-    ("loop", "stream_type"), [("asyncio", AsyncioStream), ("trio", AnyioStream)]
+    ("loop", "stream_type"), [("asyncio", AsyncioStream), ("trio", TrioStream)]
 )
 def test_async_client_takes_the_running_loops_backend(
     scripted_sender: tuple[int, list[Script]], loop: str, stream_type: type
