@@ -155,13 +155,6 @@ class Values:
         self.struct_errors = "error" in fields and "status" in fields
         self.dict_errors = self.untyped or type_ is dict
 
-    def emit_one(self, value: Any, payload: bytes, out: list[Any]) -> None:
-        """Append the value decoded from ``payload`` to ``out``, as :meth:`emit` would."""
-        if self.struct_errors and value.error is None and value.status is None:
-            out.append(value)  # the hot path of a live stream, one chunk per read
-        else:
-            self.emit([value], [payload], EACH, out)
-
     def emit(self, values: list[Any], region: Region, how: int, out: list[Any]) -> None:
         """Append ``values`` to ``out``, with error objects turned into ErrorBody."""
         # (error, status) of each value, for those that may be error objects.
