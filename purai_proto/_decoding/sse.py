@@ -79,14 +79,14 @@ class SseFraming(BaseFraming):
             # and a few whole events the same way. (Bytes are looked for as ints:
             # "b'\r' in data" first tries the bytes as an int and costs an exception.
             # "data: [DONE]" fails to decode, and the line reader reads it.)
+            line, _, rest = data.partition(b"\n")
             if (
-                data.find(b"\n") == len(data) - 2
-                and data[-1] == _LF
-                and _CR not in data
-                and data.startswith(b"data: ")
+                rest == b"\n"
+                and _CR not in line
+                and line[:6] == b"data: "
                 and len(data) <= self._limit
             ):
-                payload = data[6:-2]
+                payload = line[6:]
                 try:
                     value = self._decode(payload)
                 except MSGSPEC_ERRORS:
