@@ -84,8 +84,10 @@ class ConcatenatedFraming(BaseFraming):
         self._scanner: ValueScanner | None = None
         self._scanned = 0
         # The buffer is empty and the last read held one value: the next read is
-        # decoded as one value first, a cheaper call than decoding it as a run.
-        self._one_per_read = True
+        # decoded as one value first, a cheaper call than decoding it as a run
+        # (for types read only from objects and arrays, or checked: see feed()).
+        self._one_value_reads = values.from_containers or values.untyped
+        self._one_per_read = self._one_value_reads
 
     def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         # The hot path of a live stream, one chunk per read: every test and call here
@@ -128,7 +130,7 @@ class ConcatenatedFraming(BaseFraming):
                     values = self._checked_untyped(values)
                 if values is not None:
                     self._base += len(data)
-                    self._one_per_read = len(values) == 1
+                    self._one_per_read = self._one_value_reads and len(values) == 1
                     self._values.emit(values, data, RUN, out)
                     return
                 whole_failed = True
