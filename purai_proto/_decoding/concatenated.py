@@ -66,7 +66,10 @@ class ConcatenatedFraming(BaseFraming):
 
     def __init__(self, values: Values, limit: int, *, ndjson: bool) -> None:
         self._values = values
+        self._decode = values.one.decode
         self._decode_lines = values.one.decode_lines
+        # Values whose own fields say whether they are error objects (chunks).
+        self._error_fields = values.struct_errors
         self._untyped = values.untyped
         self._limit = limit
         self._ndjson = ndjson
@@ -80,17 +83,44 @@ class ConcatenatedFraming(BaseFraming):
         # Exact mode: a scanner reading the buffer from its start, and where it is.
         self._scanner: ValueScanner | None = None
         self._scanned = 0
+        # The buffer is empty and the last read held one value: the next read is
+        # decoded as one value first, a cheaper call than decoding it as a run
+        # (for types read only from objects and arrays, or checked: see feed()).
+        self._one_value_reads = values.from_containers or values.untyped
+        self._one_per_read = self._one_value_reads
 
     def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
+        # The hot path of a live stream, one chunk per read: every test and call here
+        # is paid once per chunk, so there are as few as can tell it. msgspec rejects
+        # bytes after the value, so one decode call that succeeds proves the data is
+        # exactly one value, at a boundary (the flag says the buffer is empty).
+        if self._one_per_read and len(data) <= self._limit:
+            try:
+                value = self._decode(data)
+            except MSGSPEC_ERRORS:
+                self._one_per_read = False  # a part, several values, or bad bytes
+            else:
+                if self._error_fields and value.error is None and value.status is None:
+                    self._base += len(data)
+                    out.append(value)
+                    return
+                if not self._untyped or type(value) in (dict, list):
+                    self._base += len(data)
+                    self._values.emit([value], data, RUN, out)
+                    return
+                self._one_per_read = False  # a number or a string: read exactly below
         buf = self._buf
         whole_failed = False
-        # The hot path of a live stream: the buffer is at a boundary and the data may
-        # be exactly whole values (one chunk per read), so decode it in place. (Data
-        # longer than the size limit may hide an oversized value, and only the
-        # buffered path checks each value's size.)
+        # The buffer is at a boundary and the data may be whole values, several in one
+        # read: decode them in place. (Data longer than the size limit may hide an
+        # oversized value, and only the buffered path checks each value's size.)
         if not buf and data and len(data) <= self._limit:
             last = data[-1]
-            if last in CLOSERS or (last in WHITESPACE and _ends_with_closer(data)):
+            if last in WHITESPACE and len(data) > 1:
+                last = data[-2]  # NDJSON's "}\n", tested without a call
+                if last in WHITESPACE:
+                    last = _CLOSE_BRACE if _ends_with_closer(data) else -1
+            if last in CLOSERS:
                 # (_decode_run, inlined: a call costs as much as a small check here.)
                 try:
                     values: list[Any] | None = self._decode_lines(data)
@@ -100,10 +130,12 @@ class ConcatenatedFraming(BaseFraming):
                     values = self._checked_untyped(values)
                 if values is not None:
                     self._base += len(data)
+                    self._one_per_read = self._one_value_reads and len(values) == 1
                     self._values.emit(values, data, RUN, out)
                     return
                 whole_failed = True
                 self._wasted += len(data)
+        self._one_per_read = False  # the buffer holds bytes from here on
         new_from = len(buf)
         buf += data
         end = len(buf)

@@ -54,6 +54,8 @@ class SseFraming(BaseFraming):
     def __init__(self, values: Values, limit: int) -> None:
         self._values = values
         self._decode = values.one.decode
+        # Values whose own fields say whether they are error objects (chunks).
+        self._error_fields = values.struct_errors
         self._limit = limit
         self._buf = bytearray()  # the start of a line whose end has not arrived
         self._base = 0  # stream offset of self._buf[0]
@@ -73,26 +75,29 @@ class SseFraming(BaseFraming):
     def feed(self, data: bytes | bytearray | memoryview, out: list[Any]) -> None:
         if self._idle and type(data) is bytes:
             # A live stream, one event per read: "data: {...}\n\n" is decoded here,
-            # with as few calls as can tell it, and a few whole events the same way.
-            # (Bytes are looked for as ints: "b'\r' in data" first tries the bytes
-            # as an int and costs an exception.)
+            # with as few tests and calls as can tell it (every one is paid per chunk),
+            # and a few whole events the same way. (Bytes are looked for as ints:
+            # "b'\r' in data" first tries the bytes as an int and costs an exception.
+            # "data: [DONE]" fails to decode, and the line reader reads it.)
+            line, _, rest = data.partition(b"\n")
             if (
-                data.find(b"\n") == len(data) - 2
-                and data[-1] == _LF
-                and _CR not in data
-                and data.startswith(b"data: ")
+                rest == b"\n"
+                and _CR not in line
+                and line[:6] == b"data: "
                 and len(data) <= self._limit
             ):
-                payload = data[6:-2]
-                if payload != _DONE:
-                    try:
-                        value = self._decode(payload)
-                    except MSGSPEC_ERRORS:
-                        pass  # the line reader says where
+                payload = line[6:]
+                try:
+                    value = self._decode(payload)
+                except MSGSPEC_ERRORS:
+                    pass  # the line reader says where
+                else:
+                    self._base += len(data)
+                    if self._error_fields and value.error is None and value.status is None:
+                        out.append(value)
                     else:
-                        self._base += len(data)
-                        self._values.emit_one(value, payload, out)
-                        return
+                        self._values.emit([value], [payload], EACH, out)
+                    return
             elif data[-2:] == b"\n\n" and self._whole_events(data, out):
                 self._base += len(data)
                 return

@@ -15,6 +15,7 @@ probe, and only when they mention ``"error"`` or ``"status"`` at all.
 from __future__ import annotations
 
 import functools
+import typing
 from typing import Any, Union
 
 import msgspec
@@ -154,13 +155,13 @@ class Values:
         # costs time only when the bytes mention "error" or "status" at all.
         self.struct_errors = "error" in fields and "status" in fields
         self.dict_errors = self.untyped or type_ is dict
-
-    def emit_one(self, value: Any, payload: bytes, out: list[Any]) -> None:
-        """Append the value decoded from ``payload`` to ``out``, as :meth:`emit` would."""
-        if self.struct_errors and value.error is None and value.status is None:
-            out.append(value)  # the hot path of a live stream, one chunk per read
-        else:
-            self.emit([value], [payload], EACH, out)
+        # Whether a value of this type is always read from a JSON object or array, so
+        # that bytes which decode as one such value are whole (a number may be cut
+        # short: "12" of "123"). Untyped values are checked one by one instead.
+        origin = typing.get_origin(type_) or type_
+        self.from_containers = isinstance(origin, type) and issubclass(
+            origin, (msgspec.Struct, dict, list)
+        )
 
     def emit(self, values: list[Any], region: Region, how: int, out: list[Any]) -> None:
         """Append ``values`` to ``out``, with error objects turned into ErrorBody."""

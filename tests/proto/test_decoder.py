@@ -136,6 +136,22 @@ def test_any_type_gives_dicts_and_lists() -> None:
     assert decode_every_way(data, Any) == [{"a": [1, 2]}, [3, {"b": None}]]
 
 
+def test_a_read_that_decodes_as_a_number_is_not_taken_as_whole() -> None:
+    # A read that is one value is decoded as one in a single call; "12" decodes, yet
+    # may be the start of "123", so it is not handed out before the stream says so.
+    decoder = ChunkDecoder(int, framing="concatenated")
+    assert decoder.feed(b"12") == []
+    assert decoder.feed(b"3 ") == []
+    assert decoder.close() == [123]
+    untyped = ChunkDecoder(Any, framing="concatenated")
+    got: list[Any] = untyped.feed(b'{"a": 1}')
+    assert got == [{"a": 1}]
+    with pytest.raises(RemoteProtocolError) as caught:
+        untyped.feed(b"12")
+        untyped.close()
+    assert caught.value.offset == 8
+
+
 def test_custom_struct_type() -> None:
     class Piece(msgspec.Struct):
         n: int
