@@ -226,14 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
-    passes_options_on = getattr(args, "passes_options_on", False)
     # A subcommand reports its own mistakes, with its own usage.
     command_parser: argparse.ArgumentParser = getattr(args, "parser", parser)
-    if rest and not passes_options_on:
+    if rest:
         command_parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        if passes_options_on:
-            return int(args.run(args, rest))
         return int(args.run(args))
     except UsageError as exc:
         # As argparse reports its own errors, but returned rather than exited.
