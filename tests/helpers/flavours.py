@@ -17,16 +17,14 @@ from typing import Any
 import anyio.from_thread
 
 from purai_proto import PuraiError
-from purai_transports import Timeout
 from purai_transports.anyio import AsyncClient
 from purai_transports.blocking import Client
 from purai_transports.trio import TrioClient
 
-__all__ = ["FLAVOURS", "Flavoured", "Streamed", "client_of"]
+# The flavours and the generous limits are the transport tests' own.
+from .clients import FLAVOURS, GENEROUS
 
-FLAVOURS = ["blocking", "anyio-asyncio", "anyio-trio", "trio"]
-# Far above what loopback needs: they only cut short a test that went wrong.
-_GENEROUS = Timeout(connect=5.0, read=5.0, write=5.0, chunk=5.0)
+__all__ = ["FLAVOURS", "Flavoured", "Streamed", "client_of"]
 
 
 @dataclasses.dataclass
@@ -93,7 +91,7 @@ def client_of(flavour: str, base_url: str, **options: Any) -> Iterator[Flavoured
     ``options`` are the client's; ``timeout`` is generous and ``max_retries`` 0
     unless given.
     """
-    options.setdefault("timeout", _GENEROUS)
+    options.setdefault("timeout", GENEROUS)
     options.setdefault("max_retries", 0)
     if flavour == "blocking":
         with Client(base_url, **options) as blocking:
