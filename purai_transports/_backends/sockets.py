@@ -35,12 +35,18 @@ __all__ = [
     "SocketStream",
     "TLSContextOnDemand",
     "default_ssl_context",
+    "lookup_failed",
     "resolved",
     "trust_store",
 ]
 
 #: Bytes asked of the kernel per read: one read usually drains what has arrived.
 READ_SIZE = 65536
+
+
+def lookup_failed(op: Resolve, exc: OSError) -> ConnectError:
+    """The error for a ``getaddrinfo`` of ``op.host`` that raised ``exc``."""
+    return ConnectError(f"cannot look {op.host} up: {exc.strerror or exc}")
 
 
 def resolved(op: Resolve, lookup: Callable[[], list[Any]]) -> str:
@@ -52,7 +58,7 @@ def resolved(op: Resolve, lookup: Callable[[], list[Any]]) -> str:
     try:
         found = lookup()
     except OSError as exc:
-        raise ConnectError(f"cannot look {op.host} up: {exc.strerror or exc}") from None
+        raise lookup_failed(op, exc) from None
     if not found:
         raise ConnectError(f"cannot look {op.host} up: no address")
     return str(found[0][4][0])

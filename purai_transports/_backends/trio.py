@@ -24,12 +24,12 @@ import trio
 
 from purai_proto import PuraiError
 
-from .._core.errors import ConnectError, TimeoutException
+from .._core.errors import TimeoutException
 from .._core.operations import Connect, Resolve, StartTLS
 from .._core.settings import VerifyArg
 from .early_reply import EarlyReplyStream, may_be_answered_early
 from .failures import Doing, failure
-from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand, resolved
+from .sockets import READ_SIZE, SocketPoller, TLSContextOnDemand, lookup_failed, resolved
 
 __all__ = ["TrioBackend", "TrioStream"]
 
@@ -192,7 +192,7 @@ class TrioBackend:
         except trio.TooSlowError:
             raise op.on_timeout(f"looking {op.host} up took over {op.timeout:.3g} s") from None
         except OSError as exc:
-            raise ConnectError(f"cannot look {op.host} up: {exc.strerror or exc}") from None
+            raise lookup_failed(op, exc) from None
         return resolved(op, lambda: list(found))
 
     async def sleep(self, seconds: float) -> None:
