@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from purai_proto import ChunkDecoder, ErrorBody, RemoteProtocolError
 from tests.helpers.splitting import all_two_piece_splits, split_ways
@@ -85,6 +87,10 @@ BODIES = {
     "no-final-line-end": RUN + b'data: {"z": 0}\n',
     "scalars": events(1, "text", None, 2.5),
     "done-then-comment": RUN + b"data: [DONE]\n\n: bye\n\n",
+    "objects-then-done": events({"a": 1}, {"b": {"c": []}}, b"[DONE]"),
+    "objects-then-done-no-space": events({"a": 1}, {"b": 2}, b"[DONE]", field=b"data:"),
+    "tabs-between-tokens": b'data: {\t"a":\t1}\n\ndata: {"b": [\t]}\n\n' + RUN,
+    "a-space-after-an-object": b"data: {} \n\ndata: {}\n\n" + RUN,
 }
 
 
@@ -131,6 +137,22 @@ BAD = {
     "value-across-events": (RUN + b'data: {"a":\n\ndata: 1}\n\n', 4, len(RUN), "invalid JSON"),
     "data-after-done": (RUN + b"data: [DONE]\n\n" + RUN, 4, len(RUN) + 14, "after 'data: [DONE]'"),
     "crlf-bad-payload": (events({}, end=b"\r\n") + b"data: x\r\n\r\n", 1, 12, "invalid JSON"),
+    # A run is decoded in one call with a tab between its events; these would decode
+    # as the right number of values with the boundaries shifted, were the tab not
+    # rejected inside a string, or were the count of values not checked.
+    "string-across-events": (
+        RUN + b'data: {"a":"}\n\ndata: {"}\n\ndata: {}{}\n\n',
+        4,
+        len(RUN),
+        "invalid JSON",
+    ),
+    "object-across-events": (RUN + b'data: {"a":{}\n\ndata: {}}\n\n', 4, len(RUN), "invalid JSON"),
+    "two-objects-and-a-missing-one": (
+        RUN + b"data: {}{}\n\ndata: {}\n\n" + RUN,
+        4,
+        len(RUN),
+        "invalid JSON",
+    ),
 }
 
 
@@ -169,6 +191,7 @@ def test_a_huge_event_in_small_pieces_is_linear_work(monkeypatch: pytest.MonkeyP
     # every feed: count what msgspec is given.
     read = 0
     real = msgspec.json.Decoder.decode
+    real_lines = msgspec.json.Decoder.decode_lines
 
     class Counting:
         def __init__(self, inner: Any) -> None:
@@ -178,6 +201,11 @@ def test_a_huge_event_in_small_pieces_is_linear_work(monkeypatch: pytest.MonkeyP
             nonlocal read
             read += len(data)
             return real(self.inner, data)
+
+        def decode_lines(self, data: Any) -> Any:
+            nonlocal read
+            read += len(data)
+            return real_lines(self.inner, data)
 
     big = b"data: " + json.dumps({"items": ["x" * 50] * 40_000}).encode() + b"\n\n"
     body = big + events({"b": 1}) + big
@@ -189,3 +217,26 @@ def test_a_huge_event_in_small_pieces_is_linear_work(monkeypatch: pytest.MonkeyP
     out += decoder.close()
     assert [len(o) for o in out] == [1, 1, 1]
     assert read < 2 * len(body)
+
+
+# Pieces of JSON that make payloads which are one value, several, a part of one, or
+# none: the cases a run decoded in one call must tell apart exactly.
+_FRAGMENTS = st.sampled_from(
+    [b"{", b"}", b"[", b"]", b'"', b",", b":", b"1", b"\t", b" ", b"{}", b'"a":']
+)
+
+
+@given(st.lists(st.lists(_FRAGMENTS, max_size=6).map(b"".join), min_size=1, max_size=6))
+@example([b'{"a":"}', b'{"}', b"{}{}"])  # one value across two events, two in one
+def test_runs_of_single_line_events_read_as_the_format_says(payloads: list[bytes]) -> None:
+    body = b"".join(b"data: " + payload + b"\n\n" for payload in payloads)
+    try:
+        want: list[Any] | None = read_events(body)
+    except msgspec.DecodeError:
+        want = None  # some event is not one JSON value
+    for how, pieces in split_ways(body):
+        if want is None:
+            with pytest.raises(RemoteProtocolError):
+                decode(pieces)
+        else:
+            assert decode(pieces) == want, how
