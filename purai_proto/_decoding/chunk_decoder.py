@@ -132,9 +132,10 @@ class ChunkDecoder(Generic[T]):
         self.type = type
         self.framing: Framing = framing
         self._framing: BaseFraming | None = None if framing == "auto" else self._make(framing)
-        # The framing while feed() may hand it bytes with no other check: None before
-        # "auto" knows it, after an error and after close(). (One test per call.)
-        self._feeding = self._framing
+        # The framing's feed while feed() may hand it bytes with no other check: None
+        # before "auto" knows the framing, after an error and after close(). (One test
+        # per call; the bound method is kept, not made again on every call.)
+        self._feeding = None if self._framing is None else self._framing.feed
         self._head = bytearray()  # "auto": bytes seen before the framing is known
         self._error: RemoteProtocolError | None = None
         self._closed = False
@@ -164,16 +165,16 @@ class ChunkDecoder(Generic[T]):
                 first; the error is raised by the next call.
             LocalProtocolError: :meth:`close` was already called.
         """
-        framing = self._feeding
-        if framing is None:
+        feed = self._feeding
+        if feed is None:
             framing = self._before_feed(data)
             if framing is None:
                 return []
             data, self._head = self._head, bytearray()  # the bytes _detect() looked at
-            self._feeding = framing
+            feed = self._feeding = framing.feed
         out: list[Any] = []
         try:
-            framing.feed(data, out)
+            feed(data, out)
         except RemoteProtocolError as exc:
             self._error = exc
             self._feeding = None
