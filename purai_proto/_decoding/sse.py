@@ -11,7 +11,7 @@ One space after a field's colon is dropped. OpenAI ends a stream with ``data: [D
 Nearly every chat stream is a run of events that are each one ``data:`` line holding
 an object, with LF line ends (``data: {...}\\n\\n``). Reading those line by line in
 Python costs more than msgspec needs to decode them, so the bytes up to the last blank
-line are first tried as a block, in C (:meth:`SseFraming._whole_events`): split once at
+line are first tried as a block, in C (:meth:`SseFraming._decode_run`): split once at
 every ``}\\n\\ndata: {``, joined again with a tab in place of each (a block whose
 every CR is part of a CRLF is read with its CRLFs turned into LFs first), and decoded
 in one ``decode_lines`` call. The method's docstring says why that finds exactly the
@@ -44,7 +44,7 @@ _BETWEEN_NO_SPACE = b"}\n\ndata:{"
 _TAB_BETWEEN = b"}\t{"
 _DONE_END = b"[DONE]\n\n"
 _DONE_EVENTS = (b"data: [DONE]\n\n", b"data:[DONE]\n\n")
-_CR, _LF = 0x0D, 0x0A
+_CR = 0x0D
 
 
 class SseFraming(BaseFraming):
@@ -149,15 +149,10 @@ class SseFraming(BaseFraming):
 
     def _whole_events(self, block: bytes, out: list[Any]) -> bool:
         """Decode ``block`` if it is whole events, each one ``data:`` line holding an
-        object; if not, return False having changed nothing, for :meth:`_lines` to read.
+        object, perhaps ending with ``data: [DONE]``; if not, return False having
+        changed nothing, for :meth:`_lines` to read it.
 
-        ``block`` starts at an event boundary and ends with a blank line. The events
-        are decoded in one ``decode_lines`` call, with a tab in place of each
-        ``\\n\\ndata: `` between a ``}`` and a ``{``. That is exact: msgspec
-        rejects a raw tab inside a string, and ``}`` then ``{`` can only be two values
-        (inside an object or array a comma must come between), so every tab is a
-        boundary; every event holds a value, so when the count of values is the count
-        of events, each event is exactly one value.
+        ``block`` starts at an event boundary and ends with a blank line.
         """
         if _CR in block:
             if block.count(b"\r") != block.count(b"\r\n"):
@@ -174,31 +169,44 @@ class SseFraming(BaseFraming):
                     break
             else:
                 return False
-        if block or not done:
-            if block.startswith(b"data: {"):
-                between, skip = _BETWEEN, 6
-            elif block.startswith(b"data:{"):
-                between, skip = _BETWEEN_NO_SPACE, 5
-            else:
-                return False
-            # One search for the boundaries (bytes.replace would search twice).
-            pieces = block.split(between)
-            run = _TAB_BETWEEN.join(pieces)
-            # A line end left but the last two: some event is not one data line
-            # holding an object (another field, a comment, more data, a blank line).
-            if run.find(b"\n") != len(run) - 2 or not run.endswith(b"}\n\n"):
-                return False
-            region = memoryview(run)[skip:-2]
-            try:
-                values = self._decode_lines(region)
-            except MSGSPEC_ERRORS:
-                return False  # the line reader says where
-            if len(values) != len(pieces):
-                return False  # some event held several values, another broken one
-            self._values.emit(values, region, RUN, out)
+        if (block or not done) and not self._decode_run(block, out):
+            return False
         if done:
             self._done = True
             self._idle = False
+        return True
+
+    def _decode_run(self, block: bytes, out: list[Any]) -> bool:
+        """Decode ``block``, events that are each one ``data:`` line holding an object
+        with LF line ends, in one ``decode_lines`` call; False if it is not that.
+
+        Each ``\\n\\ndata: `` between a ``}`` and a ``{`` is replaced with a tab.
+        That is exact: msgspec rejects a raw tab inside a string, and ``}`` then ``{``
+        can only be two values (inside an object or array a comma must come between),
+        so every tab is a boundary; every event holds a value, so when the count of
+        values is the count of events, each event is exactly one value.
+        """
+        if block.startswith(b"data: {"):
+            between, skip = _BETWEEN, 6
+        elif block.startswith(b"data:{"):
+            between, skip = _BETWEEN_NO_SPACE, 5
+        else:
+            return False
+        # One search for the boundaries (bytes.replace would search twice).
+        pieces = block.split(between)
+        run = _TAB_BETWEEN.join(pieces)
+        # A line end left but the last two: some event is not one data line holding
+        # an object (another field, a comment, more data, a blank line).
+        if run.find(b"\n") != len(run) - 2 or not run.endswith(b"}\n\n"):
+            return False
+        region = memoryview(run)[skip:-2]
+        try:
+            values = self._decode_lines(region)
+        except MSGSPEC_ERRORS:
+            return False  # the line reader says where
+        if len(values) != len(pieces):
+            return False  # some event held several values, another broken one
+        self._values.emit(values, region, RUN, out)
         return True
 
     def _lines(self, block: bytes, out: list[Any], *, to_event_end: bool = False) -> int:
