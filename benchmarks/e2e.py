@@ -1,4 +1,5 @@
-"""End to end over loopback: every purai client, openai-python and the floor, same chunks.
+"""End to end over loopback: every purai client beside openai-python, httpx, aiohttp and
+requests, and the floor, on the same chunks.
 
 Usage::
 
@@ -8,8 +9,15 @@ Usage::
 A replay server (:mod:`benchmarks.replay`, in a process of its own) answers every
 request with the same pre-built stream of corpus objects, one HTTP chunk per object:
 back to back for purai's clients on PurAI's path, as server-sent events for
-openai-python on ``/v1/chat/completions``. Each row is one client reading the whole
-stream; its figure is chunks per second, the median of the repeats.
+openai-python and the other peers on ``/v1/chat/completions``. Each row is one client
+reading the whole stream; its figure is chunks per second, the median of the repeats.
+
+The peers are what users pick for speed, written as someone who cares about it would
+write them (:mod:`benchmarks.http_peers`): httpx with httpx-sse, requests and aiohttp
+with a split on blank lines by hand, every event decoded into the same
+``ChatCompletionChunk`` by msgspec. purai's blocking client and its ``AsyncClient`` on
+asyncio also read the server-sent events, so that each peer has a purai row reading
+the very same bytes beside it.
 
 Why it is built this way:
 
@@ -37,11 +45,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from purai_proto import ChatCompletionChunk, ChunkDecoder, HttpParserName, httptools_available
@@ -58,6 +68,7 @@ from ._common import (
     save_results,
     timed,
 )
+from .http_peers import MESSAGES
 from .replay import ReplayServer, count_chunks_request, purai_reply
 
 __all__ = ["run"]
@@ -72,12 +83,15 @@ WARMUP_OBJECTS = 200
 
 PURAI_PATH = "/openai/chat/completions"
 OPENAI_PATH = "/v1/chat/completions"
-MESSAGES = [{"role": "user", "content": "Stream the benchmark corpus."}]
 
 BLOCKING = "purai blocking Client"
 BLOCKING_H11 = "purai blocking Client, h11 parser"
 OPENAI = "openai-python sync client"
+HTTPX = "httpx + httpx-sse + msgspec (sync)"
+REQUESTS = "requests + split + msgspec"
+AIOHTTP = "aiohttp + split + msgspec"
 ASYNCIO = "purai AsyncClient (anyio on asyncio)"
+ASYNCIO_SSE = ASYNCIO + " on SSE"
 ANYIO_TRIO = "purai AsyncClient (anyio on trio)"
 TRIO = "purai TrioClient"
 FLOOR = "raw socket read, no parsing (the floor)"
@@ -153,24 +167,33 @@ async def _consume_async(client: Any, path: str) -> int:
     return count
 
 
-async def _async_run(client_type: Any, url: str, objects: int) -> tuple[float, float, int]:
-    """Inside a running loop: warm up a client, then time one whole stream."""
+async def _timed_async(
+    consume: Callable[[str], Awaitable[int]], path: str, objects: int
+) -> tuple[float, float, int]:
+    """Inside a running loop, on an open client: a warm-up stream, then one timed."""
+    await consume(_path(path, WARMUP_OBJECTS))
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    count = await consume(_path(path, objects))
+    return time.perf_counter() - wall, time.process_time() - cpu, count
+
+
+async def _async_run(
+    client_type: Any, url: str, objects: int, path: str = PURAI_PATH
+) -> tuple[float, float, int]:
+    """Inside a running loop: warm up a purai client, then time one whole stream."""
     async with client_type(url, api_key="bench") as client:
-        await _consume_async(client, _path(PURAI_PATH, WARMUP_OBJECTS))
-        gc.collect()
-        wall, cpu = time.perf_counter(), time.process_time()
-        count = await _consume_async(client, _path(PURAI_PATH, objects))
-        return time.perf_counter() - wall, time.process_time() - cpu, count
+        return await _timed_async(partial(_consume_async, client), path, objects)
 
 
-def anyio_fn(url: str, objects: int, backend: str) -> Measure:
+def anyio_fn(url: str, objects: int, backend: str, path: str = PURAI_PATH) -> Measure:
     """purai's AsyncClient, on anyio's ``backend`` ("asyncio" or "trio")."""
     import anyio
 
     from purai_transports.anyio import AsyncClient
 
     def fn() -> tuple[float, float, int]:
-        return anyio.run(_async_run, AsyncClient, url, objects, backend=backend)
+        return anyio.run(_async_run, AsyncClient, url, objects, path, backend=backend)
 
     return fn
 
@@ -204,6 +227,63 @@ def openai_fn(url: str, objects: int) -> Measure:
         with openai.OpenAI(base_url=url + "/v1", api_key="bench", max_retries=0) as client:
             consume(client, WARMUP_OBJECTS)
             return timed(lambda: consume(client, objects))
+
+    return fn
+
+
+def httpx_fn(url: str, objects: int) -> Measure:
+    """httpx's sync client with httpx-sse, each event decoded by msgspec."""
+    import httpx
+
+    from .http_peers import httpx_chunks
+
+    def consume(client: httpx.Client, n: int) -> int:
+        return sum(1 for _ in httpx_chunks(client, _path(OPENAI_PATH, n)))
+
+    def fn() -> tuple[float, float, int]:
+        with httpx.Client(base_url=url, timeout=60.0) as client:
+            consume(client, WARMUP_OBJECTS)
+            return timed(lambda: consume(client, objects))
+
+    return fn
+
+
+def requests_fn(url: str, objects: int) -> Measure:
+    """requests, its body split on blank lines by hand, each event decoded by msgspec."""
+    import requests
+
+    from .http_peers import requests_chunks
+
+    def consume(session: requests.Session, n: int) -> int:
+        return sum(1 for _ in requests_chunks(session, url + _path(OPENAI_PATH, n)))
+
+    def fn() -> tuple[float, float, int]:
+        with requests.Session() as session:
+            consume(session, WARMUP_OBJECTS)
+            return timed(lambda: consume(session, objects))
+
+    return fn
+
+
+def aiohttp_fn(url: str, objects: int) -> Measure:
+    """aiohttp on asyncio, its body split on blank lines by hand, decoded by msgspec."""
+    import asyncio
+
+    from .http_peers import aiohttp_chunks, aiohttp_session
+
+    async def run() -> tuple[float, float, int]:
+        async with aiohttp_session(url, 1) as session:
+
+            async def consume(path: str) -> int:
+                n = 0
+                async for _ in aiohttp_chunks(session, path):
+                    n += 1
+                return n
+
+            return await _timed_async(consume, OPENAI_PATH, objects)
+
+    def fn() -> tuple[float, float, int]:
+        return asyncio.run(run())
 
     return fn
 
@@ -281,13 +361,19 @@ def build(
         Contender(ASYNCIO, "PurAI", n, anyio_fn(url, n, "asyncio")),
         Contender(ANYIO_TRIO, "PurAI", n, anyio_fn(url, n, "trio")),
         Contender(TRIO, "PurAI", n, trio_fn(url, n)),
+        Contender(ASYNCIO_SSE, "SSE", n, anyio_fn(url, n, "asyncio", OPENAI_PATH)),
     ]
-    try:
-        import openai  # noqa: F401
-    except ImportError:
-        notes.append("openai-python is not installed: its row and the ratios to it are skipped")
-    else:
-        rows.append(Contender(OPENAI, "SSE", openai_objects, openai_fn(url, openai_objects)))
+    peers: list[tuple[str, str, int, Callable[[], Measure]]] = [
+        (OPENAI, "openai", openai_objects, lambda: openai_fn(url, openai_objects)),
+        (HTTPX, "httpx_sse", n, lambda: httpx_fn(url, n)),
+        (REQUESTS, "requests", n, lambda: requests_fn(url, n)),
+        (AIOHTTP, "aiohttp", n, lambda: aiohttp_fn(url, n)),
+    ]
+    for name, module, count, make in peers:
+        if importlib.util.find_spec(module) is None:
+            notes.append(f"{module} is not installed: the row {name!r} is skipped")
+        else:
+            rows.append(Contender(name, "SSE", count, make()))
     return rows
 
 
@@ -382,6 +468,15 @@ def verdicts(rows: list[Row]) -> list[str]:
     out.append(f"blocking / ChunkDecoder alone = {x:.2f} (issue 6 target >= 0.5): {_met(x >= 0.5)}")
     x = by[BLOCKING + ", server in a thread"].chunks_per_s / blocking.chunks_per_s
     out.append(f"server in a thread / in a process = {x:.2f} (blocking client)")
+    # The same server-sent events, purai beside the peer a user would pick instead.
+    for ours, peer in (
+        (BLOCKING + " on SSE", HTTPX),
+        (BLOCKING + " on SSE", REQUESTS),
+        (ASYNCIO_SSE, AIOHTTP),
+    ):
+        if peer in by:
+            x = by[ours].chunks_per_s / by[peer].chunks_per_s
+            out.append(f"{ours} / {peer} = {x:.2f}x, same SSE bytes")
     return out
 
 

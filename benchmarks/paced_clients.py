@@ -9,8 +9,9 @@ Every client reads the same server-sent events (the replay server's
 
 * purai's ``AsyncClient`` on asyncio and on trio, and ``TrioClient``;
 * aiohttp, its body split on blank lines by hand and each ``data:`` decoded by msgspec
-  (what someone who wants speed writes);
-* httpx with httpx-sse, each event's data decoded by msgspec.
+  (what someone who wants speed writes), and httpx with httpx-sse, each event's data
+  decoded by msgspec: both from :mod:`benchmarks.http_peers`, as the end-to-end suite
+  runs them.
 
 A round starts the streams spread evenly over one chunk interval, as independent users
 would, so that a wake-up usually finds one stream's chunk rather than all of them.
@@ -26,9 +27,16 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-import msgspec
 
 from purai_proto import ChatCompletionChunk
+
+from .http_peers import (
+    MESSAGES,
+    aiohttp_chunks,
+    aiohttp_session,
+    httpx_async_chunks,
+    httpx_async_client,
+)
 
 __all__ = ["CLIENTS", "run_child"]
 
@@ -40,11 +48,9 @@ CLIENTS = {
     "httpx": "httpx + httpx-sse + msgspec",
 }
 PATH = "/v1/chat/completions"
-MESSAGES = [{"role": "user", "content": "one of many"}]
 #: Streams timed for the time to first chunk, fresh and pooled.
 FIRST_CHUNK_TIMES = 20
 
-_decode_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
 #: What every client opens a stream with: (client, path) -> the chunks.
 StreamFn = Callable[[Any, str], AsyncIterator[ChatCompletionChunk]]
 
@@ -73,60 +79,12 @@ async def _purai_stream(client: Any, path: str) -> AsyncIterator[ChatCompletionC
             yield chunk
 
 
-# --- aiohttp ------------------------------------------------------------------------
-
-
-def _aiohttp_client(url: str, streams: int) -> Any:
-    import aiohttp
-
-    connector = aiohttp.TCPConnector(limit=streams, keepalive_timeout=600.0)
-    return aiohttp.ClientSession(url, connector=connector)
-
-
-async def _aiohttp_stream(session: Any, path: str) -> AsyncIterator[ChatCompletionChunk]:
-    body = {"model": "bench", "messages": MESSAGES, "stream": True}
-    headers = {"Authorization": "Bearer bench"}
-    async with session.post(path, json=body, headers=headers) as response:
-        response.raise_for_status()
-        buffer = b""
-        async for data in response.content.iter_any():
-            buffer += data
-            *events, buffer = buffer.split(b"\n\n")
-            for event in events:
-                payload = event.removeprefix(b"data: ")
-                if payload != b"[DONE]":
-                    yield _decode_chunk(payload)
-
-
-# --- httpx --------------------------------------------------------------------------
-
-
-def _httpx_client(url: str, streams: int) -> Any:
-    import httpx
-
-    limits = httpx.Limits(
-        max_connections=streams, max_keepalive_connections=streams, keepalive_expiry=600.0
-    )
-    return httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0)
-
-
-async def _httpx_stream(client: Any, path: str) -> AsyncIterator[ChatCompletionChunk]:
-    from httpx_sse import aconnect_sse
-
-    body = {"model": "bench", "messages": MESSAGES, "stream": True}
-    headers = {"Authorization": "Bearer bench"}
-    async with aconnect_sse(client, "POST", path, json=body, headers=headers) as source:
-        async for event in source.aiter_sse():
-            if event.data != "[DONE]":
-                yield _decode_chunk(event.data)
-
-
 def _client_and_stream(name: str, url: str, streams: int) -> tuple[Any, StreamFn]:
     """A new client of kind ``name`` (an async context manager) and how it streams."""
     if name == "aiohttp":
-        return _aiohttp_client(url, streams), _aiohttp_stream
+        return aiohttp_session(url, streams), aiohttp_chunks
     if name == "httpx":
-        return _httpx_client(url, streams), _httpx_stream
+        return httpx_async_client(url, streams), httpx_async_chunks
     return _purai_client(name, url, streams), _purai_stream
 
 
