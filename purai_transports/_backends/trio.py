@@ -9,6 +9,11 @@ tries again, inside a conflict detector and an error-translating wrapper. Here a
 read waits for the socket with ``trio.lowlevel.wait_readable`` and then reads once,
 straight from its descriptor. Writes, closes and TLS stay on trio's streams (a TLS
 read needs ``SSLStream``'s record handling).
+
+A read's time limit is kept by one timer task per trio run (:class:`_ReadTimer`), not
+by a cancel scope per read: with a hundred paced streams, a scope with a deadline per
+read made ``TrioClient`` spend 52 µs of CPU per chunk against 38 with the timer
+(medians of 12 interleaved rounds), and aiohttp 48.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ _FAILURES = (trio.TooSlowError, *_BROKEN)
 class TrioStream(EarlyReplyStream):
     """A trio stream that reads and writes with timeouts."""
 
-    __slots__ = ("_socket", "_stream")
+    __slots__ = ("_expired", "_socket", "_stream")
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         super().__init__()
@@ -51,6 +56,8 @@ class TrioStream(EarlyReplyStream):
         self._socket: trio.socket.SocketType | None = None
         if isinstance(stream, trio.SocketStream) and os.name == "posix":
             self._socket = stream.socket
+        #: Set by the read timer when the read in progress ran out of time.
+        self._expired = False
 
     async def read(self, timeout: float | None, on_timeout: type[TimeoutException]) -> bytes:
         """Some bytes, or ``b""`` once the server closed its side."""
@@ -59,14 +66,36 @@ class TrioStream(EarlyReplyStream):
         try:
             if timeout is None:
                 return await self._receive()
-            # A bare scope, not fail_after(): at one read per chunk, fail_after's
-            # context manager costs more than the scope itself.
-            with trio.CancelScope(deadline=trio.current_time() + timeout):
+            if self._socket is None:
+                # TLS: SSLStream checkpoints before it waits, so a deadline could pass
+                # with no waiter to wake; a bare scope (cheaper than fail_after) instead.
+                with trio.CancelScope(deadline=trio.current_time() + timeout):
+                    return await self._receive()
+                # Only the scope's deadline cancels it: the time ran out.
+                raise trio.TooSlowError
+            timer = _ReadTimer.of_this_run()
+            self._expired = False
+            timer.add(self, trio.current_time() + timeout)
+            try:
                 return await self._receive()
+            finally:
+                timer.discard(self)
         except _FAILURES as exc:
-            raise _failure("read", exc, timeout, on_timeout) from None
-        # Only the scope's deadline cancels it: the time ran out.
-        raise _failure("read", trio.TooSlowError(), timeout, on_timeout)
+            # The timer wakes a read that ran out of time with ClosedResourceError.
+            cause = trio.TooSlowError() if self._expired else exc
+            raise _failure("read", cause, timeout, on_timeout) from None
+
+    def _expire(self) -> None:
+        """The read timer's call: wake the read waiting on this stream's socket.
+
+        The read raises ``ClosedResourceError``, reported as a timeout, and the
+        connection is then closed, as after any timed-out read (which is what
+        ``notify_closing`` asks of its caller). A read that got its bytes just before
+        is not waiting any more, and returns them.
+        """
+        assert self._socket is not None
+        self._expired = True
+        trio.lowlevel.notify_closing(self._socket)
 
     async def write(
         self, data: bytes, timeout: float | None, on_timeout: type[TimeoutException]
@@ -94,6 +123,10 @@ class TrioStream(EarlyReplyStream):
             fd = sock.fileno()
             if fd < 0:
                 raise trio.ClosedResourceError("the connection was closed")
+            if self._expired:  # the timer came while this read was not waiting
+                raise trio.ClosedResourceError("the read ran out of time")
+            # No checkpoint from here to the wait: a timer that fires while the
+            # read waits always finds it registered.
             await trio.lowlevel.wait_readable(fd)
             try:
                 return os.read(fd, READ_SIZE)
@@ -130,6 +163,55 @@ class TrioStream(EarlyReplyStream):
         """Close at once (no TLS goodbye), shielded from cancellation."""
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(self._stream)
+
+
+class _ReadTimer:
+    """The time limits of every read in one trio run, kept by one sleeping task.
+
+    trio has no timer but a cancel scope's deadline, and a scope per read costs more
+    than the read at a streaming pace. Instead, a read registers its deadline here and
+    one system task sleeps until the earliest; at a deadline it wakes the read it
+    belongs to (:meth:`TrioStream._expire`). As each read moves its own deadline
+    forward, the task mostly wakes once per time limit, finds every deadline moved,
+    and sleeps again: O(streams) work per wake-up, none per read.
+    """
+
+    _THIS_RUN: trio.lowlevel.RunVar[_ReadTimer] = trio.lowlevel.RunVar("purai_read_timer")
+
+    def __init__(self) -> None:
+        self._deadlines: dict[TrioStream, float] = {}
+        self._wake_at = math.inf
+        self._sleep = trio.CancelScope()
+
+    @classmethod
+    def of_this_run(cls) -> _ReadTimer:
+        """The timer of the running trio run, started on its first read."""
+        try:
+            return cls._THIS_RUN.get()
+        except LookupError:
+            timer = cls()
+            cls._THIS_RUN.set(timer)
+            trio.lowlevel.spawn_system_task(timer._run, name="purai read timer")
+            return timer
+
+    def add(self, stream: TrioStream, deadline: float) -> None:
+        self._deadlines[stream] = deadline
+        if deadline < self._wake_at:  # sooner than the task means to wake: wake it then
+            self._wake_at = self._sleep.deadline = deadline
+
+    def discard(self, stream: TrioStream) -> None:
+        self._deadlines.pop(stream, None)
+
+    async def _run(self) -> None:
+        while True:  # until the run ends: system tasks are cancelled then
+            with trio.CancelScope(deadline=self._wake_at) as self._sleep:
+                await trio.sleep_forever()
+            now = trio.current_time()
+            for stream, deadline in list(self._deadlines.items()):
+                if deadline <= now:
+                    del self._deadlines[stream]
+                    stream._expire()
+            self._wake_at = min(self._deadlines.values(), default=math.inf)
 
 
 class TrioBackend:
