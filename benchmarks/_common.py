@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import resource
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,12 +30,14 @@ __all__ = [
     "ROOT",
     "CountMismatch",
     "Size",
+    "current_rss",
     "format_table",
     "load_results",
     "machine_info",
     "machine_line",
     "median",
     "parse_suite_args",
+    "peak_rss",
     "raise_nofile_limit",
     "results_path",
     "save_results",
@@ -78,18 +82,24 @@ def source_revision() -> str:
     """The checkout's commit, marked dirty when the code differs from it.
 
     The decoder changes often; figures are only comparable with the code that made them.
+    What a run writes itself (the results files, the charts) does not count: else every
+    suite after the first of a run would call the same code dirty.
     """
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
     try:
-        done = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        revision = git("describe", "--always")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *_WRITTEN_BY_RUNS)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return done.stdout.strip()
+    return f"{revision}-dirty" if changed else revision
+
+
+#: Paths a run of the suites writes, left out of :func:`source_revision`'s check.
+_WRITTEN_BY_RUNS = (":(exclude)benchmarks/results", ":(exclude)docs/benchmarks-*.png")
 
 
 def machine_line(info: dict[str, Any]) -> str:
@@ -152,6 +162,39 @@ def timed(fn: Callable[[], int]) -> tuple[float, float, int]:
     wall, cpu = time.perf_counter(), time.process_time()
     count = fn()
     return time.perf_counter() - wall, time.process_time() - cpu, count
+
+
+def _status_kib(field: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status`` in bytes (Linux), or None."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def current_rss() -> int:
+    """This process's resident set now; its peak where the current one is unknown."""
+    rss = _status_kib("VmRSS")
+    return rss if rss is not None else peak_rss()
+
+
+def peak_rss() -> int:
+    """This process's peak resident set.
+
+    ``VmHWM`` where there is one (Linux): ``ru_maxrss`` keeps the peak of the process
+    this one was forked from before its ``exec``, so a child of a suite that holds a
+    large corpus would report the suite's size. Elsewhere ``ru_maxrss`` (KiB on Linux,
+    bytes on macOS).
+    """
+    hwm = _status_kib("VmHWM")
+    if hwm is not None:
+        return hwm
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def median(values: Sequence[float]) -> float:

@@ -18,9 +18,9 @@ Why it is built this way:
 * The child warms up first (a short stream: imports done, caches and pools filled),
   collects garbage, and only then takes its starting RSS; it resets the kernel's
   high-water mark there when it can (``/proc/self/clear_refs``), so the peak is the
-  stream's own. It samples RSS every 32,768 chunks and reads the peak (``VmHWM``, the
-  same figure as ``ru_maxrss``) at the end: a transient spike between samples still
-  counts.
+  stream's own. It samples RSS every 32,768 chunks and reads the peak (``VmHWM``,
+  which unlike ``ru_maxrss`` does not keep the size of the process it was forked
+  from) at the end: a transient spike between samples still counts.
 * The client is measured as it is used by default: ``ChunkStream`` keeps the
   completion (a ``StreamAccumulator`` holding every piece of text). When the client
   has an ``accumulate`` switch, the suite measures it off too. ``ChunkDecoder`` alone
@@ -46,10 +46,12 @@ from purai_transports.bench.corpus import DEFAULT_SEED, realistic
 from ._common import (
     ROOT,
     Size,
+    current_rss,
     format_table,
     machine_info,
     machine_line,
     parse_suite_args,
+    peak_rss,
     save_results,
 )
 from .replay import ReplayServer, chunked
@@ -82,35 +84,6 @@ class Row:
 
 
 # --- the child: one measured process ------------------------------------------------
-
-
-def _status_kib(field: str) -> int | None:
-    """A ``kB`` field of ``/proc/self/status`` in bytes (Linux), or None."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def current_rss() -> int:
-    """This process's resident set now; its peak where the current one is unknown."""
-    rss = _status_kib("VmRSS")
-    return rss if rss is not None else peak_rss()
-
-
-def peak_rss() -> int:
-    """This process's peak resident set (ru_maxrss is in KiB on Linux, bytes on macOS)."""
-    hwm = _status_kib("VmHWM")
-    if hwm is not None:
-        return hwm
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def reset_peak() -> bool:

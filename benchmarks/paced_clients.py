@@ -20,7 +20,6 @@ would, so that a wake-up usually finds one stream's chunk rather than all of the
 from __future__ import annotations
 
 import gc
-import resource
 import statistics
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +29,7 @@ import anyio
 
 from purai_proto import ChatCompletionChunk
 
+from ._common import peak_rss
 from .http_peers import (
     MESSAGES,
     aiohttp_chunks,
@@ -142,7 +142,7 @@ async def _measure(name: str, url: str, args: Any) -> dict[str, Any]:
                     "chunks": chunks,
                 }
             )
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = peak_rss()
         short = f"{PATH}?objects=2"
         pooled = [await _first_chunk(stream, client, short) for _ in range(FIRST_CHUNK_TIMES)]
     fresh = []
