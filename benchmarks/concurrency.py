@@ -22,9 +22,12 @@ Why it is built this way:
   its peak RSS (``ru_maxrss``) is its own, not the suite's or another client's.
 * The first round opens the connections and is not measured; the measured rounds
   reuse them, as a long-running application would.
-* The children run client after client, ``--repeats`` times over (A B C A B C), and
-  the table gives each client's median: the machine is shared and noisy, and a
-  slow spell then hits every client alike. Ratios are to aiohttp's median.
+* The children run client after client, ``--repeats`` times over, the order turned
+  by one each time (A B C, B C A, C A B), and the table gives each client's median:
+  the machine is shared and its speed drifts by up to 2x within minutes. A client's
+  ratio to aiohttp is the median, over the repeats, of its run over aiohttp's run in
+  the same repeat (a minute apart at most), so that a drift between repeats cancels
+  out of the ratio instead of landing in it.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "chunks": Size(200, 20, "chunks per stream"),
             "every_ms": Size(20, 20, "milliseconds between two chunks of a stream", minimum=0),
             "rounds": Size(2, 1, "measured rounds per child, after the one that connects"),
-            "repeats": Size(3, 1, "children per client, interleaved with the others"),
+            "repeats": Size(5, 1, "children per client, interleaved with the others"),
         },
         hidden,
     )
@@ -201,7 +204,8 @@ def run(argv: list[str] | None = None) -> int:
     reports: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     with ReplayServer(realistic(args.chunks), "process") as server:
         for repeat in range(args.repeats):
-            for name in names:
+            turn = repeat % len(names)
+            for name in names[turn:] + names[:turn]:
                 try:
                     reports[name].append(_run_child(name, server.url, args))
                 except CountMismatch as exc:
@@ -210,9 +214,10 @@ def run(argv: list[str] | None = None) -> int:
                 print(f"  {name}: run {repeat + 1} done", file=sys.stderr, flush=True)
     rows = [_row(n, reports[n], args) for n in names]
     if REFERENCE in reports:
-        reference = _row(REFERENCE, reports[REFERENCE], args).cpu_us_per_chunk
+        reference = _row(REFERENCE, reports[REFERENCE], args).cpu_us_per_chunk_runs
         for row in rows:
-            row.ratio_to_aiohttp = row.cpu_us_per_chunk / reference
+            paired = zip(row.cpu_us_per_chunk_runs, reference, strict=True)
+            row.ratio_to_aiohttp = median([ours / theirs for ours, theirs in paired])
     print(table(rows))
     config = {
         "streams": args.streams,
