@@ -11,7 +11,8 @@ Why it is built this way (see docs/benchmarks.md and the performance guide):
   and each row reports its ratio to *the limit*: msgspec decoding each object into the
   same Struct when someone has already found every boundary for free, one
   ``Decoder.decode`` call per object, results dropped as they come (as the decoder's
-  are). The ratio is the limit's time over the row's, for the same objects.
+  are). The ratio is the limit's time over the row's, for the same objects, taken
+  round by round and the median reported (``paired_ratio``): the machine drifts.
 * Decoding everything as one big array, or keeping every result in a list, measures
   the garbage collector walking a growing list rather than decoding; those rows are
   kept for reference (with one array per 16 KiB and ``decode_lines`` per 16 KiB), not
@@ -55,7 +56,7 @@ from purai_transports.bench.corpus import (
     frame,
     object_reads,
 )
-from purai_transports.bench.measure import Case, CountMismatch, run_rounds
+from purai_transports.bench.measure import Case, CountMismatch, paired_ratio, run_rounds
 from purai_transports.bench.peers import (
     Count,
     array_fn,
@@ -268,7 +269,7 @@ def measure(corpus: Corpus, cases: list[Case], repeat: int) -> list[Row]:
     except CountMismatch as exc:
         raise CountMismatch(f"{exc}, corpus {corpus.name}") from None
     n = len(corpus.objects)
-    limit_s = statistics.median(cases[0].times)
+    limit_times = cases[0].times
     rows = []
     for case in cases:
         size = len(corpus.bodies[_framing_of(case.name)])
@@ -276,7 +277,7 @@ def measure(corpus: Corpus, cases: list[Case], repeat: int) -> list[Row]:
         rows.append(
             Row(
                 corpus.name, case.name, case.feed, n, size, median_s, size / median_s / 1e6,
-                limit_s / median_s, case.times,
+                paired_ratio(limit_times, case.times), case.times,
             )
         )  # fmt: skip
     return rows

@@ -6,6 +6,10 @@
 * Repeats go round-robin over the cases rather than one case at a time, so a slow
   spell of the machine (another process, CPU frequency) spreads over every row
   instead of skewing one; each row reports the median.
+* A ratio is the median of the ratios taken round by round (:func:`paired_ratio`),
+  not the ratio of two medians: a round lasts about a second, while this machine's
+  speed drifts by up to 2x over minutes, and a ratio of medians taken over a whole
+  run carries that drift (a row once came out at 1.2x the limit it cannot beat).
 * ``gc.collect()`` before each timing, so garbage left by one run is not collected,
   and billed, in the middle of the next.
 * Every run counts what it decoded: a case that loses or invents values raises
@@ -21,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Case", "CountMismatch", "Rate", "rates", "run_rounds", "time_once"]
+__all__ = ["Case", "CountMismatch", "Rate", "paired_ratio", "rates", "run_rounds", "time_once"]
 
 
 class CountMismatch(Exception):
@@ -94,11 +98,17 @@ class Rate:
     ratio: float
 
 
+def paired_ratio(reference: Sequence[float], times: Sequence[float]) -> float:
+    """How many times faster than the reference: the median over the rounds of the
+    reference's seconds over the case's seconds in the same round."""
+    return statistics.median(ref / t for ref, t in zip(reference, times, strict=True))
+
+
 def rates(cases: Sequence[Case], size: int) -> list[Rate]:
-    """Each case's median and MB/s over ``size`` bytes, as a ratio to the first case's."""
-    medians = [statistics.median(case.times) for case in cases]
-    reference = size / medians[0]
+    """Each case's median and MB/s over ``size`` bytes, and its rate over the first
+    case's, paired round by round."""
+    reference = cases[0].times
     return [
-        Rate(case.name, case.feed, median, size / median / 1e6, size / median / reference)
-        for case, median in zip(cases, medians, strict=True)
+        Rate(case.name, case.feed, median, size / median / 1e6, paired_ratio(reference, case.times))
+        for case, median in ((case, statistics.median(case.times)) for case in cases)
     ]
