@@ -36,6 +36,7 @@ from ._http import (
     HeadersArg,
     HttpParserName,
     check_headers,
+    check_http_parser,
     check_request,
     httptools_available,
 )
@@ -170,6 +171,7 @@ __all__ = [
     "WebSearchOptions",
     "__version__",
     "check_headers",
+    "check_http_parser",
     "check_request",
     "encode_json",
     "httptools_available",

@@ -9,7 +9,7 @@
 * :mod:`.factory`: which parser a connection gets.
 """
 
-from .factory import HttpParserName, httptools_available, new_parser
+from .factory import HttpParserName, check_http_parser, httptools_available, new_parser
 from .parser import END, ParseError, ResponseHead, ResponseParser
 from .request import (
     DEFAULT_PATH,
@@ -30,6 +30,7 @@ __all__ = [
     "ResponseParser",
     "check_headers",
     "check_host",
+    "check_http_parser",
     "check_request",
     "httptools_available",
     "new_parser",

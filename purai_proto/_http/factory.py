@@ -24,7 +24,7 @@ from .llhttp_binding import load_httptools
 from .llhttp_parser import HttptoolsResponseParser
 from .parser import ResponseParser
 
-__all__ = ["HttpParserName", "httptools_available", "new_parser"]
+__all__ = ["HttpParserName", "check_http_parser", "httptools_available", "new_parser"]
 
 #: The ``http_parser`` argument of :class:`~purai_proto.ClientConnection`.
 HttpParserName: TypeAlias = Literal["auto", "h11", "httptools"]
@@ -33,6 +33,25 @@ HttpParserName: TypeAlias = Literal["auto", "h11", "httptools"]
 def httptools_available() -> bool:
     """True when httptools can be imported (``http_parser="auto"`` then uses it)."""
     return load_httptools() is not None
+
+
+def check_http_parser(name: str) -> None:
+    """Refuse what :func:`new_parser` would refuse, without making a parser.
+
+    A client checks its ``http_parser`` argument when it is made, but imports
+    httptools only for its first connection: for ``"auto"`` and ``"h11"`` this imports
+    nothing (making a whole connection to check the name cost a new client 3 ms).
+
+    Raises:
+        LocalProtocolError: An unknown name, or ``"httptools"`` when it is not
+            installed.
+    """
+    if name not in ("auto", "h11", "httptools"):
+        raise LocalProtocolError(f"http_parser must be 'auto', 'h11' or 'httptools', not {name!r}")
+    if name == "httptools" and load_httptools() is None:
+        raise LocalProtocolError(
+            "http_parser='httptools' needs httptools: pip install 'purai[speedups]'"
+        )
 
 
 def new_parser(name: str, max_header_size: int) -> ResponseParser:
@@ -47,15 +66,8 @@ def new_parser(name: str, max_header_size: int) -> ResponseParser:
         LocalProtocolError: An unknown name, or ``"httptools"`` when it is not
             installed.
     """
-    if name == "h11":
-        return H11ResponseParser(max_header_size)
-    if name != "auto" and name != "httptools":
-        raise LocalProtocolError(f"http_parser must be 'auto', 'h11' or 'httptools', not {name!r}")
-    httptools = load_httptools()
+    check_http_parser(name)
+    httptools = None if name == "h11" else load_httptools()
     if httptools is not None:
         return HttptoolsResponseParser(max_header_size, httptools)
-    if name == "httptools":
-        raise LocalProtocolError(
-            "http_parser='httptools' needs httptools: pip install 'purai[speedups]'"
-        )
     return H11ResponseParser(max_header_size)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TypeAlias
 from urllib.parse import urlsplit
 
-from purai_proto import ClientConnection, HttpParserName, LocalProtocolError, check_headers
+from purai_proto import HttpParserName, LocalProtocolError, check_headers, check_http_parser
 
 from .paths import default_base_url
 from .proxies import Proxy, proxy_from_environment
@@ -261,8 +261,7 @@ class ClientSettings:
         if via is not None:
             via.authorization()  # a user name Basic cannot carry fails now
         check_headers(key or None, self.headers)
-        # Made once to check the parser's name (and that httptools imports, if asked).
-        ClientConnection(origin.host_header, http_parser=self.http_parser)
+        check_http_parser(self.http_parser)
         # The values as given, made what they mean. The fields are frozen for everyone
         # else; this is the one place that sets them.
         meant = {

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -394,6 +396,30 @@ def test_an_https_client_makes_one_tls_context_for_all_its_connections(
         assert client.stream(messages=SEED_MESSAGES).texts == ["a"]
     assert server.connections == 2
     assert len(contexts_made) == 1
+
+
+@pytest.mark.parametrize("client", ["blocking:Client", "anyio:AsyncClient", "trio:TrioClient"])
+def test_making_a_client_imports_no_parser_and_makes_no_connection(client: str) -> None:
+    # Every short script pays for what a client builds before its first request: the
+    # HTTP parser (httptools) and the connection's decoders wait for the first one.
+    module, name = client.split(":")
+    code = (
+        "import sys\n"
+        "import purai_proto\n"
+        "made = []\n"
+        "init = purai_proto.ClientConnection.__init__\n"
+        "def counting(self, *a, **k):\n"
+        "    made.append(1)\n"
+        "    init(self, *a, **k)\n"
+        "purai_proto.ClientConnection.__init__ = counting\n"
+        f"from purai_transports.{module} import {name}\n"
+        f"{name}('http://127.0.0.1:9', api_key='k', http_parser='auto')\n"
+        "print('httptools' in sys.modules, len(made))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "0"]
 
 
 # --- what the backends hold ----------------------------------------------------------
