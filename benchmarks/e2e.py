@@ -57,6 +57,7 @@ from typing import Any
 from purai_proto import ChatCompletionChunk, ChunkDecoder, HttpParserName, httptools_available
 from purai_transports.bench.corpus import DEFAULT_SEED, realistic
 
+from . import construction
 from ._common import (
     CountMismatch,
     Size,
@@ -480,6 +481,16 @@ def verdicts(rows: list[Row]) -> list[str]:
     return out
 
 
+def construction_verdicts(rows: list[construction.Construction]) -> list[str]:
+    """Issue 16: a client for an http:// URL made in under 2 ms, the first included."""
+    return [
+        f"{r.client}: first made in {r.first_ms:.2f} ms (issue 16 target < 2 ms): "
+        f"{_met(r.first_ms < 2)}"
+        for r in rows
+        if r.client.startswith("purai")
+    ]
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -520,6 +531,12 @@ def run(argv: list[str] | None = None) -> int:
     print()
     for line in verdicts(rows):
         print(line)
+    print(f"\n## Making a client: fresh interpreters, median of {args.repeat}")
+    made = construction.measure(args.repeat, notes)
+    print(construction.table(made))
+    made_verdicts = construction_verdicts(made)
+    for line in made_verdicts:
+        print(line)
     for note in dict.fromkeys(notes):
         print(f"note: {note}")
     config = {
@@ -532,7 +549,13 @@ def run(argv: list[str] | None = None) -> int:
         "server": "replay server in its own process (one row: a thread of the client)",
     }
     save_results(
-        args.json, "e2e", config, [asdict(r) for r in rows], notes, verdicts=verdicts(rows)
+        args.json,
+        "e2e",
+        config,
+        [asdict(r) for r in rows],
+        notes,
+        verdicts=verdicts(rows) + made_verdicts,
+        construction=[asdict(r) for r in made],
     )
     return 0
 
