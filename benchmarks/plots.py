@@ -27,6 +27,13 @@ E2E_PNG = "benchmarks-e2e.png"
 
 _FEEDS = ("16 KiB", "64 KiB", "one object per feed", "random 1-64 B")
 _FEED_LABELS = ("16 KiB", "64 KiB", "one object\nper feed", "random\n1-64 B")
+# The decoder chart's bars: one per framing in each feed size.
+_FRAMINGS = (
+    ("concatenated", "tab:blue"),
+    ("ndjson", "tab:cyan"),
+    ("sse", "tab:olive"),
+    ("json-array", "tab:pink"),
+)
 # The horizontal lines of the decoder chart: the limit first, then the peers.
 _LINES = (
     ("msgspec typed, one call per object (the limit)", "the limit: per object", "black", "-"),
@@ -61,19 +68,24 @@ def _caption(data: dict[str, Any]) -> str:
 
 
 def decoder_chart(data: dict[str, Any], out: Path) -> None:
-    """ChunkDecoder MB/s per feed size, one panel per corpus; limit and peers as lines."""
+    """ChunkDecoder MB/s per framing and feed size, one panel per corpus; the limit and
+    the peers as lines."""
     plt = _pyplot()
     corpora = list(dict.fromkeys(r["corpus"] for r in data["rows"]))
-    fig, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4.8), sharey=True)
+    fig, axes = plt.subplots(1, len(corpora), figsize=(7 * len(corpora), 5.2), sharey=True)
     axes = list(axes) if len(corpora) > 1 else [axes]
     top = max(r["mb_s"] for r in data["rows"]) * 1.15
     for ax, corpus in zip(axes, corpora, strict=True):
         rows = {
             (r["approach"], r["feed"]): r["mb_s"] for r in data["rows"] if r["corpus"] == corpus
         }
-        values = [rows.get(("ChunkDecoder concatenated", feed), 0.0) for feed in _FEEDS]
-        bars = ax.bar(_FEED_LABELS, values, color="tab:blue", width=0.6, label="ChunkDecoder")
-        ax.bar_label(bars, fmt="%.0f", padding=2, fontsize=8)
+        width = 0.8 / len(_FRAMINGS)
+        for i, (framing, color) in enumerate(_FRAMINGS):
+            values = [rows.get((f"ChunkDecoder {framing}", feed), 0.0) for feed in _FEEDS]
+            where = [x + (i - (len(_FRAMINGS) - 1) / 2) * width for x in range(len(_FEEDS))]
+            bars = ax.bar(where, values, width, color=color, label=f"ChunkDecoder, {framing}")
+            ax.bar_label(bars, fmt="%.0f", padding=1, fontsize=6)
+        ax.set_xticks(range(len(_FEEDS)), _FEED_LABELS)
         for approach, label, color, style in _LINES:
             value = next((v for (a, _), v in rows.items() if a == approach), None)
             if value is not None:
@@ -84,7 +96,7 @@ def decoder_chart(data: dict[str, Any], out: Path) -> None:
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("MB/s (higher is better)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.suptitle(f"Decoder throughput, same bytes, same process ({_caption(data)})", fontsize=9)
     fig.tight_layout(rect=(0, 0.1, 1, 0.97))
     fig.savefig(out, dpi=110)
@@ -98,7 +110,9 @@ def _e2e_color(client: str) -> str:
         return "gray"
     if client.startswith("ChunkDecoder"):
         return "tab:green"
-    return "tab:blue"
+    if client.startswith("purai"):
+        return "tab:blue"
+    return "tab:purple"  # the other peers: httpx, requests, aiohttp
 
 
 def e2e_chart(data: dict[str, Any], out: Path) -> None:
