@@ -77,9 +77,13 @@ class TrioStream(EarlyReplyStream):
             self._expired = False
             timer.add(self, trio.current_time() + timeout)
             try:
-                return await self._receive()
+                data = await self._receive()
             finally:
                 timer.discard(self)
+            # The timer may have fired just as the bytes came: they came in time, and
+            # the next read (with no limit, or while writing) must not see a timeout.
+            self._expired = False
+            return data
         except _FAILURES as exc:
             # The timer wakes a read that ran out of time with ClosedResourceError.
             cause = trio.TooSlowError() if self._expired else exc

@@ -113,6 +113,33 @@ def test_a_read_the_timer_expired_before_it_waited_does_not_wait(
         trio.run(main)
 
 
+def test_bytes_that_came_as_the_timer_fired_leave_no_timeout_behind(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The timer can fire in the same moment as the read is woken with bytes: the read
+    # returns them, and the stream must not report a timeout on its next read.
+    receive = TrioStream._receive
+
+    async def fired_as_bytes_came(self: TrioStream) -> bytes:
+        data = await receive(self)
+        self._expire()
+        return data
+
+    async def main() -> list[bytes]:
+        stream, peer = await _connected(listener)
+        with peer:
+            peer.sendall(b"a")
+            monkeypatch.setattr(TrioStream, "_receive", fired_as_bytes_came)
+            first = await stream.read(5.0, ReadTimeout)
+            monkeypatch.setattr(TrioStream, "_receive", receive)
+            peer.sendall(b"b")
+            second = await stream.read(None, ReadTimeout)
+        await stream.aclose()
+        return [first, second]
+
+    assert trio.run(main) == [b"a", b"b"]
+
+
 def test_every_run_has_a_read_timer_of_its_own(listener: socket.socket) -> None:
     async def main() -> bytes:
         stream, peer = await _connected(listener)
