@@ -13,6 +13,7 @@ table after its own and saves it with its results.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -83,10 +84,8 @@ def measure(repeat: int, notes: list[str]) -> list[Construction]:
     """Every installed client, ``repeat`` fresh interpreters each, round-robin."""
     clients = {}
     for name, (imports, make) in CLIENTS.items():
-        module = imports.split()[1]
-        try:
-            __import__(module)
-        except ImportError:
+        module = imports.split()[1]  # "import openai", "from purai_transports.trio import"
+        if importlib.util.find_spec(module) is None:
             notes.append(f"{module} is not installed: its construction row is skipped")
         else:
             clients[name] = (imports, make)
