@@ -9,7 +9,8 @@
 * A ratio is the median of the ratios taken round by round (:func:`paired_ratio`),
   not the ratio of two medians: a round lasts about a second, while this machine's
   speed drifts by up to 2x over minutes, and a ratio of medians taken over a whole
-  run carries that drift (a row once came out at 1.2x the limit it cannot beat).
+  run carries that drift (a decoder row once came out at 1.07x the limit it cannot
+  beat).
 * ``gc.collect()`` before each timing, so garbage left by one run is not collected,
   and billed, in the middle of the next.
 * Every run counts what it decoded: a case that loses or invents values raises
@@ -108,7 +109,9 @@ def rates(cases: Sequence[Case], size: int) -> list[Rate]:
     """Each case's median and MB/s over ``size`` bytes, and its rate over the first
     case's, paired round by round."""
     reference = cases[0].times
-    return [
-        Rate(case.name, case.feed, median, size / median / 1e6, paired_ratio(reference, case.times))
-        for case, median in ((case, statistics.median(case.times)) for case in cases)
-    ]
+    out = []
+    for case in cases:
+        median = statistics.median(case.times)
+        ratio = paired_ratio(reference, case.times)
+        out.append(Rate(case.name, case.feed, median, size / median / 1e6, ratio))
+    return out
